@@ -1,0 +1,162 @@
+// Package report owns a run's directory on disk: its metadata, the findings
+// it produced (findings.jsonl), the exact commands and the raw tool output.
+package report
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sortie-sec/sortie/internal/finding"
+)
+
+// flushEvery bounds how much a crash can lose: buffered findings are written
+// to the file at least this often while findings keep coming.
+const flushEvery = 100 * time.Millisecond
+
+// FindingsWriter appends findings to a JSON-lines file, once per id. It is
+// safe for concurrent use.
+type FindingsWriter struct {
+	mu        sync.Mutex
+	f         *os.File
+	w         *bufio.Writer
+	enc       *json.Encoder
+	seen      map[uint64]struct{}
+	counts    map[finding.Type]int
+	lastFlush time.Time
+	err       error
+}
+
+// OpenFindings opens (or creates) path for appending. Findings already in
+// the file are read first, so that a resumed run does not write them twice.
+func OpenFindings(path string) (*FindingsWriter, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open findings: %w", err)
+	}
+	fw := newFindingsWriter(f)
+	fw.f = f
+	if err := fw.loadExisting(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return fw, nil
+}
+
+// NewFindingsWriter writes findings to w (for benchmarks and streams).
+func NewFindingsWriter(w io.Writer) *FindingsWriter { return newFindingsWriter(w) }
+
+func newFindingsWriter(w io.Writer) *FindingsWriter {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &FindingsWriter{w: bw, enc: enc, seen: map[uint64]struct{}{}, counts: map[finding.Type]int{}, lastFlush: time.Now()}
+}
+
+func (fw *FindingsWriter) loadExisting(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		var head struct {
+			ID   string       `json:"_id"`
+			Type finding.Type `json:"_type"`
+		}
+		if json.Unmarshal(sc.Bytes(), &head) != nil || head.ID == "" {
+			continue // a torn last line from a crash: the finding comes again
+		}
+		if k, ok := idKey(head.ID); ok {
+			fw.seen[k] = struct{}{}
+			fw.counts[head.Type]++
+		}
+	}
+	return sc.Err()
+}
+
+// idKey folds a finding id into a map key: 64 bits of a SHA-256 are plenty
+// to tell a run's findings apart, and half the memory of the full id.
+func idKey(id string) (uint64, bool) {
+	if len(id) < 16 {
+		return 0, false
+	}
+	var b [8]byte
+	if _, err := hex.Decode(b[:], []byte(id[:16])); err != nil {
+		return 0, false
+	}
+	var k uint64
+	for _, c := range b {
+		k = k<<8 | uint64(c)
+	}
+	return k, true
+}
+
+// Write appends f unless a finding with the same id was written before; it
+// reports whether f was new. f must be stamped.
+func (fw *FindingsWriter) Write(f finding.Finding) (bool, error) {
+	k, ok := idKey(f.Base().ID)
+	if !ok {
+		return false, fmt.Errorf("write finding: missing or bad id %q", f.Base().ID)
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.err != nil {
+		return false, fw.err
+	}
+	if _, dup := fw.seen[k]; dup {
+		return false, nil
+	}
+	if err := fw.enc.Encode(f); err != nil {
+		fw.err = fmt.Errorf("write finding: %w", err)
+		return false, fw.err
+	}
+	fw.seen[k] = struct{}{}
+	fw.counts[f.Kind()]++
+	if now := time.Now(); now.Sub(fw.lastFlush) >= flushEvery {
+		fw.lastFlush = now
+		if err := fw.w.Flush(); err != nil {
+			fw.err = fmt.Errorf("write findings: %w", err)
+			return true, fw.err
+		}
+	}
+	return true, nil
+}
+
+// Counts returns how many findings of each type were written (including
+// those already in the file when it was opened).
+func (fw *FindingsWriter) Counts() map[finding.Type]int {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	out := make(map[finding.Type]int, len(fw.counts))
+	for k, v := range fw.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Flush writes buffered findings to the file.
+func (fw *FindingsWriter) Flush() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.err != nil {
+		return fw.err
+	}
+	return fw.w.Flush()
+}
+
+// Close flushes, syncs and closes the file.
+func (fw *FindingsWriter) Close() error {
+	err := fw.Flush()
+	if fw.f != nil {
+		if serr := fw.f.Sync(); err == nil {
+			err = serr
+		}
+		if cerr := fw.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,396 @@
+// Package task runs one tool over a list of targets: it validates and filters
+// the targets, builds the tool's command, supervises it through the runner,
+// parses its output into stamped findings as they arrive, and decides the
+// task's final state. The CLI calls it for `sortie x`; a worker will call it
+// for one chunk of a distributed task.
+package task
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/runner"
+	"github.com/sortie-sec/sortie/internal/target"
+	"github.com/sortie-sec/sortie/internal/tool"
+)
+
+// State is a task's final state.
+type State string
+
+const (
+	StateDone      State = "done"
+	StatePartial   State = "partial"
+	StateFailed    State = "failed"
+	StateCancelled State = "cancelled"
+)
+
+// Spec describes one task.
+type Spec struct {
+	Tool *tool.Definition
+	// Binary is the resolved path of the tool's executable.
+	Binary string
+	// Targets as given by the user; they are validated and filtered here.
+	Targets []string
+	// Options by name, as strings; validated against the tool's options.
+	Options map[string][]string
+	// Dir is the task's working directory, also the tool's HOME (tools
+	// write resume files there). It must exist.
+	Dir string
+	// RawDir, when set, receives the raw output: stdout.txt, stderr.txt and
+	// the tool's output file.
+	RawDir string
+	Scope  finding.Scope
+	// Timeout is the task's wall-clock limit. Defaults to none.
+	Timeout time.Duration
+	// MemoryLimit is a soft limit on the tool tree's RSS, in bytes.
+	// Defaults to none.
+	MemoryLimit int64
+	// InterruptGrace and TerminateGrace are the stop graces (see runner).
+	InterruptGrace, TerminateGrace time.Duration
+	// Emit receives every finding, stamped, as soon as it is parsed. It is
+	// never called concurrently.
+	Emit finding.Emit
+	// OnCommand is told each command before it starts, redacted.
+	OnCommand func(display string)
+}
+
+// Result is the outcome of a task.
+type Result struct {
+	State State
+	// Reason is why the tool stopped: completed, timeout, memory, cancelled,
+	// failed (see runner.Reason), or "no-targets".
+	Reason   string
+	ExitCode int
+	Commands []string
+	// Skipped are the targets the tool does not accept.
+	Skipped  []string
+	Parse    tool.ParseStats
+	Duration time.Duration
+}
+
+// ErrNoTargets means every target was skipped.
+var ErrNoTargets = errors.New("no target of a type the tool accepts")
+
+// RejectedTargetError reports a target that can never be run (it looks like a
+// flag, holds control characters, ...).
+type RejectedTargetError struct {
+	Target string
+	Err    error
+}
+
+func (e *RejectedTargetError) Error() string { return e.Err.Error() }
+func (e *RejectedTargetError) Unwrap() error { return e.Err }
+
+// CheckTargets parses every target and reports the first that must be
+// rejected. Callers use it to refuse bad input before anything runs.
+func CheckTargets(raw []string) ([]target.Target, error) {
+	out := make([]target.Target, 0, len(raw))
+	for _, r := range raw {
+		t, err := target.Parse(r)
+		if err != nil {
+			return nil, &RejectedTargetError{Target: r, Err: err}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Run runs the task to its end. The error is non-nil only when the task could
+// not run at all (rejected targets, bad options, missing binary, no usable
+// target); findings explaining it are emitted too.
+func Run(ctx context.Context, spec Spec) (Result, error) {
+	start := time.Now()
+	r := &run{spec: spec, res: Result{State: StateDone}}
+	err := r.do(ctx)
+	r.res.Duration = time.Since(start)
+	return r.res, err
+}
+
+type run struct {
+	spec Spec
+	res  Result
+}
+
+func (r *run) emit(f finding.Finding) {
+	finding.Stamp(f, r.spec.Scope, time.Now())
+	r.spec.Emit(f)
+}
+
+func (r *run) do(ctx context.Context) error {
+	d := r.spec.Tool
+	targets, err := CheckTargets(r.spec.Targets)
+	if err != nil {
+		r.res.State, r.res.Reason = StateFailed, "rejected-target"
+		return err
+	}
+	var accepted []string
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if !d.Accepts(t.Type) {
+			r.res.Skipped = append(r.res.Skipped, t.Raw)
+			r.emit(&finding.Warning{Message: fmt.Sprintf("target %q (%s) skipped: %s accepts %s",
+				t.Raw, t.Type, d.Name, typeList(d.Inputs))})
+			continue
+		}
+		if seen[t.Value] {
+			continue
+		}
+		seen[t.Value] = true
+		accepted = append(accepted, t.Value)
+		r.emit(&finding.Target{Name: t.Value, TargetType: string(t.Type)})
+	}
+	if len(accepted) == 0 {
+		r.res.State, r.res.Reason = StateFailed, "no-targets"
+		return fmt.Errorf("%s: %w (it accepts %s)", d.Name, ErrNoTargets, typeList(d.Inputs))
+	}
+	batches := [][]string{accepted}
+	if d.SingleTarget {
+		batches = batches[:0]
+		for _, t := range accepted {
+			batches = append(batches, []string{t})
+		}
+	}
+	deadline := time.Time{}
+	if r.spec.Timeout > 0 {
+		deadline = time.Now().Add(r.spec.Timeout)
+	}
+	for i, b := range batches {
+		if ctx.Err() != nil {
+			r.res.State, r.res.Reason = StateCancelled, string(runner.ReasonCancelled)
+			break
+		}
+		dir := r.spec.Dir
+		if len(batches) > 1 {
+			dir = filepath.Join(r.spec.Dir, fmt.Sprintf("%03d", i+1))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		timeout := time.Duration(0)
+		if !deadline.IsZero() {
+			timeout = time.Until(deadline)
+			if timeout <= 0 {
+				r.stopped(runner.ReasonTimeout)
+				break
+			}
+		}
+		if err := r.invoke(ctx, b, dir, timeout); err != nil {
+			return err
+		}
+		if r.res.State == StateCancelled || r.res.Reason == string(runner.ReasonTimeout) || r.res.Reason == string(runner.ReasonMemory) {
+			break
+		}
+	}
+	if r.res.Parse.Garbage > 0 {
+		msg := fmt.Sprintf("%d lines of %s output could not be read and were skipped", r.res.Parse.Garbage, d.Name)
+		if r.res.Parse.FirstError != nil {
+			msg += fmt.Sprintf(" (first: %v)", r.res.Parse.FirstError)
+		}
+		r.emit(&finding.Warning{Message: msg})
+	}
+	return nil
+}
+
+// invoke runs the tool once over targets.
+func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout time.Duration) error {
+	d := r.spec.Tool
+	cmd, err := d.Build(tool.Invocation{Targets: targets, Options: r.spec.Options, Dir: dir})
+	if err != nil {
+		r.res.State, r.res.Reason = StateFailed, "bad-options"
+		return err
+	}
+	r.res.Commands = append(r.res.Commands, cmd.Display)
+	if r.spec.OnCommand != nil {
+		r.spec.OnCommand(cmd.Display)
+	}
+	pc := &tool.ParseContext{Targets: targets}
+	stdout, stderr, closeRaw, err := r.rawFiles()
+	if err != nil {
+		return err
+	}
+	defer closeRaw()
+
+	lp := &tool.LineParser{Def: d, PC: pc, Emit: r.emit}
+	streamLines := d.Parse.Line != nil && cmd.OutputFile == ""
+	var doc bytes.Buffer // stdout of a tool that prints one document
+	spec := runner.Spec{
+		Path: r.spec.Binary, Args: cmd.Argv[1:], Dir: dir,
+		Env:     toolEnv(dir),
+		Timeout: timeout, MemoryLimit: r.spec.MemoryLimit,
+		InterruptGrace: r.spec.InterruptGrace, TerminateGrace: r.spec.TerminateGrace,
+		OnStdout: func(line []byte) {
+			stdout.Write(line)
+			stdout.Write([]byte{'\n'})
+			switch {
+			case streamLines:
+				lp.Feed(line)
+			case cmd.OutputFile == "" && d.Parse.Document != nil:
+				doc.Write(line)
+				doc.WriteByte('\n')
+			}
+		},
+		OnStderr: func(line []byte) {
+			stderr.Write(line)
+			stderr.Write([]byte{'\n'})
+		},
+	}
+	if cmd.Stdin != nil {
+		spec.Stdin = bytes.NewReader(cmd.Stdin)
+	}
+	rr, err := runner.Run(ctx, spec)
+	if err != nil {
+		r.res.State, r.res.Reason = StateFailed, string(runner.ReasonFailed)
+		return fmt.Errorf("run %s: %w", d.Name, err)
+	}
+	r.res.ExitCode = rr.ExitCode
+	r.addStats(lp.Stats)
+	r.addStats(tool.ParseStats{Lines: rr.InvalidLines + rr.LongLines, Garbage: rr.InvalidLines + rr.LongLines})
+
+	// Output written to a file or printed as one document is parsed once the
+	// tool has exited, whatever stopped it: a stopped tool's partial output
+	// is kept.
+	switch {
+	case cmd.OutputFile != "":
+		r.parseOutputFile(pc, cmd.OutputFile)
+	case doc.Len() > 0:
+		st, _ := tool.ParseDocument(d, pc, doc.Bytes(), r.emit)
+		r.addStats(st)
+	}
+
+	switch rr.Reason {
+	case runner.ReasonTimeout, runner.ReasonMemory:
+		r.stopped(rr.Reason)
+	case runner.ReasonCancelled:
+		r.res.State, r.res.Reason = StateCancelled, string(rr.Reason)
+	default:
+		r.res.Reason = string(rr.Reason)
+		if !d.OKExit(rr.ExitCode) {
+			r.res.State = StateFailed
+			tail := rr.StderrTail
+			if len(tail) == 0 {
+				tail = rr.StdoutTail
+			}
+			msg := fmt.Sprintf("%s exited with code %d", d.Name, rr.ExitCode)
+			if rr.Signal != "" {
+				msg = fmt.Sprintf("%s was killed by %s", d.Name, rr.Signal)
+			}
+			r.emit(&finding.Error{Message: msg, ExitCode: rr.ExitCode, OutputTail: tail})
+		}
+	}
+	return nil
+}
+
+// stopped records a limit that stopped the tool: a warning, and the task is
+// partial (what was parsed is kept).
+func (r *run) stopped(reason runner.Reason) {
+	what := "its time limit " + r.spec.Timeout.String()
+	if reason == runner.ReasonMemory {
+		what = fmt.Sprintf("its memory limit of %d MiB", r.spec.MemoryLimit>>20)
+	}
+	r.emit(&finding.Warning{Message: fmt.Sprintf("%s was stopped after reaching %s; the findings so far are kept", r.spec.Tool.Name, what)})
+	if r.res.State != StateFailed {
+		r.res.State = StatePartial
+	}
+	r.res.Reason = string(reason)
+}
+
+func (r *run) parseOutputFile(pc *tool.ParseContext, path string) {
+	d := r.spec.Tool
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return // the tool wrote nothing (no result, or stopped before it could)
+	}
+	if err != nil {
+		r.emit(&finding.Error{Message: fmt.Sprintf("read %s output: %v", d.Name, err)})
+		return
+	}
+	defer f.Close()
+	st, _ := tool.ParseOutput(d, pc, f, r.emit)
+	r.addStats(st)
+	if r.spec.RawDir != "" {
+		copyFile(path, filepath.Join(r.spec.RawDir, filepath.Base(path)))
+	}
+}
+
+func (r *run) addStats(st tool.ParseStats) {
+	p := &r.res.Parse
+	p.Lines += st.Lines
+	p.Findings += st.Findings
+	p.Skipped += st.Skipped
+	p.Garbage += st.Garbage
+	if p.FirstError == nil {
+		p.FirstError = st.FirstError
+	}
+}
+
+// rawFiles opens the raw output files, or discards when there is no RawDir.
+func (r *run) rawFiles() (stdout, stderr io.Writer, closeAll func(), err error) {
+	if r.spec.RawDir == "" {
+		return io.Discard, io.Discard, func() {}, nil
+	}
+	open := func(name string) (*os.File, error) {
+		return os.OpenFile(filepath.Join(r.spec.RawDir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	}
+	so, err := open("stdout.txt")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("raw output: %w", err)
+	}
+	se, err := open("stderr.txt")
+	if err != nil {
+		so.Close()
+		return nil, nil, nil, fmt.Errorf("raw output: %w", err)
+	}
+	return so, se, func() { so.Close(); se.Close() }, nil
+}
+
+// toolEnv is the tool's environment: the user's PATH, HOME and XDG
+// directories inside the task directory (resume and config files stay with
+// the task), no colour.
+func toolEnv(dir string) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"),
+		"TMPDIR=" + dir,
+		"LANG=C.UTF-8",
+		"NO_COLOR=1",
+		"TERM=dumb",
+	}
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+func typeList(ts []target.Type) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+func copyFile(src, dst string) {
+	in, err := os.Open(src)
+	if err != nil {
+		return
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	_, _ = io.Copy(out, in)
+}
