@@ -226,8 +226,10 @@ type Technology struct {
 	ExtraData  map[string]any `json:"extra_data,omitempty"`
 }
 
-func (*Technology) Kind() Type           { return TypeTechnology }
-func (t *Technology) Identity() []string { return []string{t.Match, strings.ToLower(t.Product), t.Version} }
+func (*Technology) Kind() Type { return TypeTechnology }
+func (t *Technology) Identity() []string {
+	return []string{t.Match, strings.ToLower(t.Product), t.Version}
+}
 func (t *Technology) Normalize() {
 	if t.Version == "" {
 		t.Product, t.Version = SplitTechnology(t.Product)
