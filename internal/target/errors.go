@@ -1,0 +1,81 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Sentinel errors. Parse wraps one of them in an *Error whose message
+// names the target and says what is wrong; test for them with errors.Is.
+var (
+	// ErrEmpty: the target is empty or only white space.
+	ErrEmpty = errors.New("empty target")
+	// ErrTooLong: the target is longer than MaxLen bytes.
+	ErrTooLong = errors.New("target too long")
+	// ErrInvalidUTF8: the target is not valid UTF-8.
+	ErrInvalidUTF8 = errors.New("target is not valid UTF-8")
+	// ErrControl: the target contains a control or invisible formatting
+	// character (see the package documentation for the list).
+	ErrControl = errors.New("target contains a control character")
+	// ErrFlagLike: the target starts with '-' and a tool could read it as
+	// a flag.
+	ErrFlagLike = errors.New("target starts with \"-\"")
+	// ErrInvalidURL: the target is a URL with a missing or invalid host,
+	// invalid user information or white space.
+	ErrInvalidURL = errors.New("invalid URL")
+	// ErrInvalidIP: the target is, or contains, a malformed IP address.
+	ErrInvalidIP = errors.New("invalid IP address")
+	// ErrInvalidCIDR: the target is a CIDR prefix with an invalid prefix
+	// length or a zone.
+	ErrInvalidCIDR = errors.New("invalid CIDR prefix")
+	// ErrInvalidPort: the target has a port that is not a number from 1 to
+	// 65535.
+	ErrInvalidPort = errors.New("invalid port")
+)
+
+// Error is the error Parse returns. Its message is written for end users,
+// for example:
+//
+//	target "-oX" starts with "-": it could be read as a flag
+type Error struct {
+	// Input is the target after trimming surrounding white space.
+	Input string
+	// Err is one of the package's sentinel errors.
+	Err error
+
+	reason string
+}
+
+// Error returns the message: the quoted target (shortened if long) and the
+// reason.
+func (e *Error) Error() string {
+	if e.Input == "" {
+		return "target is empty"
+	}
+	return "target " + quote(e.Input) + " " + e.reason
+}
+
+// Unwrap returns the sentinel error.
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(input string, sentinel error, format string, args ...any) *Error {
+	return &Error{Input: input, Err: sentinel, reason: fmt.Sprintf(format, args...)}
+}
+
+// quoteMax is the number of bytes of a target that an error message shows.
+const quoteMax = 80
+
+// quote quotes s with Go escapes, so that control characters and invisible
+// characters are visible, and shortens it to about quoteMax bytes.
+func quote(s string) string {
+	if len(s) <= quoteMax {
+		return strconv.Quote(s)
+	}
+	cut := quoteMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
+}
