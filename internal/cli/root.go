@@ -1,0 +1,211 @@
+// Package cli is sortie's command line: one file per command, each with a
+// constructor, an options struct and a run function that tests call
+// directly. Errors are printed in one place (Main) and mapped to exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sortie-sec/sortie/internal/install"
+	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/tool"
+)
+
+// Exit codes, documented in the README.
+const (
+	ExitOK      = 0
+	ExitError   = 1
+	ExitUsage   = 2
+	ExitPartial = 3
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	// JSON streams findings as JSON lines on stdout.
+	JSON bool
+	// ToolsDir holds the user's custom tool definitions. Defaults to
+	// $XDG_CONFIG_HOME/sortie/tools.
+	ToolsDir string
+	// Quiet hides the live view and the summary.
+	Quiet bool
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	registry       *tool.Registry
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// partialError means the command ran but its results are incomplete (a tool
+// was stopped by a limit or cancelled): exit code 3.
+type partialError struct{ msg string }
+
+func (e partialError) Error() string { return e.msg }
+
+// hintError adds a hint line to an error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error { return hintError{err: err, hint: hint} }
+
+// Main runs sortie with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
+	root, err := newRootCommand(g, args)
+	if err == nil {
+		root.SetArgs(args)
+		root.SetIn(stdin)
+		root.SetOut(stdout)
+		root.SetErr(stderr)
+		err = root.ExecuteContext(ctx)
+	}
+	return reportError(stderr, err)
+}
+
+// reportError prints err the house way and returns its exit code.
+func reportError(stderr io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var pe partialError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(stderr, "sortie: %s\n", pe.msg)
+		return ExitPartial
+	}
+	fmt.Fprintf(stderr, "sortie: error: %v\n", err)
+	var he hintError
+	if errors.As(err, &he) {
+		fmt.Fprintf(stderr, "hint: %s\n", he.hint)
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+func newRootCommand(g *globalOptions, args []string) (*cobra.Command, error) {
+	root := &cobra.Command{
+		Use:   "sortie",
+		Short: "Run security tools as tasks and get one typed findings schema",
+		Long: `sortie runs security tools (httpx, nmap, nuclei, ffuf, katana, ...) as tasks and
+normalises their output into one typed findings schema.
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.BoolVar(&g.JSON, "json", false, "stream findings as JSON lines on stdout")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no live view or summary")
+	pf.StringVar(&g.ToolsDir, "tools-dir", "", "directory of custom tool definitions (default $XDG_CONFIG_HOME/sortie/tools)")
+
+	// Tool subcommands depend on the custom tools directory, which must be
+	// known before the flags are parsed: read it from the arguments first.
+	reg, err := loadRegistry(toolsDirFromArgs(args))
+	if err != nil {
+		return nil, err
+	}
+	g.registry = reg
+	root.AddCommand(
+		newTaskCommand(g),
+		newImportCommand(g),
+		newToolsCommand(g),
+		newInstallCommand(g),
+		newHealthCommand(g),
+	)
+	return root, nil
+}
+
+// toolsDirFromArgs finds --tools-dir in the raw arguments, then
+// SORTIE_TOOLS_DIR, then the XDG default.
+func toolsDirFromArgs(args []string) (dir string) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--tools-dir="); ok {
+			return v
+		}
+		if a == "--tools-dir" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	if v := os.Getenv("SORTIE_TOOLS_DIR"); v != "" {
+		return v
+	}
+	return ""
+}
+
+func configDir() string {
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "sortie")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".config", "sortie")
+	}
+	return ""
+}
+
+// loadRegistry returns the built-in tools plus the custom ones in dir (or the
+// default directory when dir is empty; a missing default is fine, a missing
+// explicit one is not).
+func loadRegistry(dir string) (*tool.Registry, error) {
+	reg := tool.NewRegistry()
+	explicit := dir != ""
+	if !explicit {
+		if c := configDir(); c != "" {
+			dir = filepath.Join(c, "tools")
+		}
+	}
+	if dir == "" {
+		return reg, nil
+	}
+	if _, err := os.Stat(dir); err != nil {
+		if explicit {
+			return nil, usagef("tools directory %s: %v", dir, err)
+		}
+		return reg, nil
+	}
+	if err := tool.LoadDir(reg, dir); err != nil {
+		return nil, withHint(err, "fix or remove the file; see docs/custom-tools.md")
+	}
+	return reg, nil
+}
+
+func newInstaller(g *globalOptions) (*install.Installer, error) {
+	d, err := report.DataDir()
+	if err != nil {
+		return nil, err
+	}
+	return &install.Installer{BinDir: filepath.Join(d, "bin"), Log: g.stderr, Root: os.Geteuid() == 0}, nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

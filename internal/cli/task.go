@@ -1,0 +1,337 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/install"
+	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/task"
+	"github.com/sortie-sec/sortie/internal/tool"
+)
+
+// taskOptions are the flags of `sortie x TOOL`.
+type taskOptions struct {
+	// InputFile holds targets, one per line ("-" for stdin).
+	InputFile string
+	// Out is the run directory. Defaults to a new directory under
+	// $XDG_DATA_HOME/sortie/runs.
+	Out string
+	// TaskTimeout is the wall-clock limit of the whole task. Defaults to
+	// none.
+	TaskTimeout time.Duration
+	// MemoryLimit is a soft limit on the tool tree's memory ("2GiB").
+	// Defaults to none.
+	MemoryLimit string
+	// StopGrace is how long the tool has after SIGINT, and again after
+	// SIGTERM, before it is killed. Defaults to 2s.
+	StopGrace time.Duration
+	// Values are the tool's option values, by option name.
+	Values map[string][]string
+}
+
+func newTaskCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "x TOOL [TARGET...]",
+		Aliases: []string{"task"},
+		Short:   "Run one tool against targets",
+		Long: `Run one tool against targets and normalise its output into findings.
+
+Targets come from the arguments, from a file (-i FILE) or from stdin. Each run
+writes a run directory with run.json, findings.jsonl, the exact command and the
+raw output. "sortie x TOOL --help" lists the tool's options.`,
+		Args: cobra.ArbitraryArgs,
+		// Reached only for a name that is not a tool.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("name a tool: sortie x TOOL TARGET... (see \"sortie tools\")")
+			}
+			_, err := g.registry.Get(args[0])
+			return usageError{err}
+		},
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
+	}
+	for _, d := range g.registry.All() {
+		cmd.AddCommand(newToolCommand(g, d))
+	}
+	return cmd
+}
+
+// newToolCommand is `sortie x NAME`: the tool's own options become flags.
+func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
+	opts := &taskOptions{}
+	cmd := &cobra.Command{
+		Use:   d.Name + " [TARGET...]",
+		Short: d.Description,
+		Long: fmt.Sprintf("%s\n\nAccepts targets of type: %s.\nBinary: %s; install with \"sortie install %s\".",
+			d.Description, joinTypes(d), d.Binary, d.Name),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Values = collectOptionFlags(cmd.Flags(), d)
+			return runTask(cmd.Context(), g, d, opts, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.InputFile, "input", "i", "", "read targets from `FILE`, one per line (- for stdin)")
+	f.StringVarP(&opts.Out, "out", "o", "", "write the run directory to `DIR`")
+	f.DurationVar(&opts.TaskTimeout, "task-timeout", 0, "stop the tool after this long and keep its findings (e.g. 10m)")
+	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "stop the tool when its processes use more memory (e.g. 2GiB)")
+	f.DurationVar(&opts.StopGrace, "stop-grace", 2*time.Second, "grace after SIGINT and again after SIGTERM before SIGKILL")
+	for _, o := range d.OptionSet() {
+		name := flagName(o.Name)
+		help := o.Help
+		if o.Default != "" {
+			help += fmt.Sprintf(" (default %s)", o.Default)
+		}
+		switch o.Kind {
+		case tool.KindBool:
+			f.Bool(name, false, help)
+		case tool.KindList:
+			f.StringArray(name, nil, help)
+		default:
+			f.String(name, "", help)
+		}
+		f.SetAnnotation(name, "sortie-option", []string{o.Name})
+	}
+	return cmd
+}
+
+// flagName turns an option name into a flag name: rate_limit -> rate-limit.
+func flagName(option string) string { return strings.ReplaceAll(option, "_", "-") }
+
+// collectOptionFlags reads the tool option flags the user set.
+func collectOptionFlags(fs *pflag.FlagSet, d *tool.Definition) map[string][]string {
+	values := map[string][]string{}
+	fs.Visit(func(f *pflag.Flag) {
+		names, ok := f.Annotations["sortie-option"]
+		if !ok {
+			return
+		}
+		if sa, ok := f.Value.(pflag.SliceValue); ok {
+			values[names[0]] = sa.GetSlice()
+			return
+		}
+		values[names[0]] = []string{f.Value.String()}
+	})
+	return values
+}
+
+func joinTypes(d *tool.Definition) string {
+	s := make([]string, len(d.Inputs))
+	for i, t := range d.Inputs {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// runTask is `sortie x`: validate, run the tool, stream and store findings.
+func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *taskOptions, args []string) error {
+	targets, err := collectTargets(g, opts.InputFile, args)
+	if err != nil {
+		return err
+	}
+	if _, err := task.CheckTargets(targets); err != nil {
+		return usageError{withHint(err, "targets are values, never flags; put unusual ones in a file with -i")}
+	}
+	memLimit, err := parseBytes(opts.MemoryLimit)
+	if err != nil {
+		return usagef("--memory-limit: %v", err)
+	}
+	if _, err := d.Build(tool.Invocation{Targets: []string{"x"}, Options: opts.Values, Dir: os.TempDir()}); err != nil && !d.SingleTarget {
+		return usageError{err}
+	}
+	in, err := newInstaller(g)
+	if err != nil {
+		return err
+	}
+	bin, err := in.Locate(d)
+	if err != nil {
+		return withHint(err, fmt.Sprintf("run \"sortie install %s\" (%s)", d.Name, install.RecipeString(d)))
+	}
+
+	dir, err := openRunDir(opts.Out)
+	if err != nil {
+		return withHint(err, "choose another directory with --out DIR")
+	}
+	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
+	if err != nil {
+		return err
+	}
+	runID := filepath.Base(dir.Path)
+	meta := &report.Meta{
+		ID: runID, Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values),
+		State: "running", Started: time.Now().UTC(), Sortie: version(),
+		ToolVersion: cachedVersion(ctx, bin, d),
+	}
+	if err := dir.WriteMeta(meta); err != nil {
+		fw.Close()
+		return err
+	}
+
+	p := newPrinter(g)
+	p.Start(d.Name, runID)
+	var writeErr error
+	res, runErr := task.Run(ctx, task.Spec{
+		Tool: d, Binary: bin, Targets: targets, Options: opts.Values,
+		Dir: dir.File(report.WorkDir), RawDir: dir.File(report.RawDir),
+		Scope:   finding.Scope{Run: runID, Source: finding.Source{Tool: d.Name}},
+		Timeout: opts.TaskTimeout, MemoryLimit: memLimit,
+		InterruptGrace: opts.StopGrace, TerminateGrace: opts.StopGrace,
+		OnCommand: func(display string) {
+			appendLine(dir.File(report.CommandFile), display)
+			p.Command(display)
+		},
+		Emit: func(f finding.Finding) {
+			isNew, err := fw.Write(f)
+			if err != nil && writeErr == nil {
+				writeErr = err
+			}
+			if isNew {
+				p.Finding(f)
+			}
+		},
+	})
+	closeErr := fw.Close()
+	now := time.Now().UTC()
+	meta.State, meta.Reason, meta.ExitCode = string(res.State), res.Reason, res.ExitCode
+	meta.Commands, meta.Finished, meta.DurationMS = res.Commands, &now, res.Duration.Milliseconds()
+	meta.Counts, meta.Garbage = fw.Counts(), res.Parse.Garbage
+	metaErr := dir.WriteMeta(meta)
+	p.Summary(summary{State: string(res.State), Reason: res.Reason, Counts: meta.Counts,
+		Duration: res.Duration, Dir: dir.Path, Garbage: res.Parse.Garbage})
+
+	switch {
+	case runErr != nil:
+		return runErr
+	case writeErr != nil:
+		return writeErr
+	case closeErr != nil:
+		return closeErr
+	case metaErr != nil:
+		return metaErr
+	}
+	switch res.State {
+	case task.StatePartial, task.StateCancelled:
+		return partialError{fmt.Sprintf("%s: partial results (%s); findings in %s", d.Name, res.Reason, dir.Path)}
+	case task.StateFailed:
+		return fmt.Errorf("%s failed (%s, exit code %d); details in %s", d.Name, res.Reason, res.ExitCode, dir.Path)
+	}
+	return nil
+}
+
+// collectTargets reads targets from the arguments, a file, or stdin when
+// neither is given and stdin is not a terminal.
+func collectTargets(g *globalOptions, file string, args []string) ([]string, error) {
+	targets := append([]string(nil), args...)
+	var r io.Reader
+	name := file
+	switch {
+	case file == "-":
+		r, name = g.stdin, "stdin"
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("input file: %w", err)}
+		}
+		defer f.Close()
+		r = f
+	case len(args) == 0 && !isTerminal(g.stdin):
+		r, name = g.stdin, "stdin"
+	}
+	if r != nil {
+		n := 0
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			targets = append(targets, line)
+			n++
+		}
+		if err := sc.Err(); err != nil {
+			return nil, usageError{fmt.Errorf("read targets from %s: %w", name, err)}
+		}
+		if n == 0 && file != "" {
+			return nil, usageError{fmt.Errorf("input file %s has no targets", name)}
+		}
+	}
+	if len(targets) == 0 {
+		return nil, usageError{withHint(errors.New("no targets"), "give targets as arguments, with -i FILE, or on stdin")}
+	}
+	return targets, nil
+}
+
+// openRunDir creates the run directory: --out DIR, or a new one under the
+// data directory.
+func openRunDir(out string) (*report.Dir, error) {
+	if out != "" {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return nil, err
+		}
+		return report.Create(filepath.Dir(abs), filepath.Base(abs))
+	}
+	root, err := report.RunsDir()
+	if err != nil {
+		return nil, err
+	}
+	return report.Create(root, report.NewRunID(time.Now()))
+}
+
+// redactOptions hides sensitive option values for run.json.
+func redactOptions(d *tool.Definition, values map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range values {
+		o, _ := d.Option(k)
+		if o.Sensitive {
+			v = []string{"[REDACTED]"}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func appendLine(path, line string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
+}
+
+// parseBytes reads sizes like 512MiB, 2GiB, 1G, 100000.
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := s, int64(1)
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = v, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (try 512MiB or 2GiB)", s)
+	}
+	return int64(n * float64(mult)), nil
+}

@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sortie-sec/sortie/internal/install"
+	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/tool"
+)
+
+func newToolsCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tools",
+		Short: "List tools, whether they are installed, and their versions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTools(cmd.Context(), g)
+		},
+	}
+}
+
+type toolStatus struct {
+	Name      string `json:"name"`
+	Installed bool   `json:"installed"`
+	Path      string `json:"path,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Pinned    string `json:"pinned"`
+	Inputs    string `json:"inputs"`
+}
+
+func runTools(ctx context.Context, g *globalOptions) error {
+	in, err := newInstaller(g)
+	if err != nil {
+		return err
+	}
+	defs := g.registry.All()
+	rows := make([]toolStatus, len(defs))
+	var wg sync.WaitGroup
+	for i, d := range defs {
+		rows[i] = toolStatus{Name: d.Name, Pinned: install.RecipeString(d), Inputs: joinTypes(d)}
+		path, err := in.Locate(d)
+		if err != nil {
+			continue
+		}
+		rows[i].Installed, rows[i].Path = true, path
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows[i].Version = cachedVersion(ctx, path, d)
+		}()
+	}
+	wg.Wait()
+	if g.JSON {
+		enc := json.NewEncoder(g.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOOL\tSTATUS\tVERSION\tINPUTS\tINSTALL")
+	missing := 0
+	for _, r := range rows {
+		status := "installed"
+		if !r.Installed {
+			status, missing = "missing", missing+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, status, dash(r.Version), r.Inputs, r.Pinned)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if missing > 0 {
+		fmt.Fprintf(g.stderr, "sortie: %d tools missing: \"sortie install TOOL...\" or \"sortie install --all\"\n", missing)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type installOptions struct {
+	// All installs every built-in tool.
+	All bool
+	// Force rebuilds tools that are already installed.
+	Force bool
+}
+
+func newInstallCommand(g *globalOptions) *cobra.Command {
+	opts := &installOptions{}
+	cmd := &cobra.Command{
+		Use:   "install TOOL... | --all",
+		Short: "Install tools at their pinned versions",
+		Long: `Install tools at the versions sortie pins. Go tools are built from their module
+at the exact version into $XDG_DATA_HOME/sortie/bin; Debian packages are
+installed with apt-get when running as root (otherwise the command is printed).
+Tools already installed at the pinned version are skipped.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInstall(cmd.Context(), g, opts, args)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "install every tool")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "reinstall even when installed")
+	return cmd
+}
+
+func runInstall(ctx context.Context, g *globalOptions, opts *installOptions, names []string) error {
+	if opts.All == (len(names) > 0) {
+		return usagef("name the tools to install, or pass --all")
+	}
+	var defs []*tool.Definition
+	if opts.All {
+		defs = g.registry.All()
+	}
+	for _, n := range names {
+		d, err := g.registry.Get(n)
+		if err != nil {
+			return usageError{err}
+		}
+		defs = append(defs, d)
+	}
+	in, err := newInstaller(g)
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, d := range defs {
+		if d.Install.Go == nil && len(d.Install.Apt) == 0 {
+			fmt.Fprintf(g.stderr, "sortie: %s: no install recipe (custom tool): install %s yourself\n", d.Name, d.Binary)
+			continue
+		}
+		start := time.Now()
+		res, err := in.Install(ctx, d, opts.Force)
+		if err != nil {
+			fmt.Fprintf(g.stderr, "sortie: error: install %s: %v\n", d.Name, err)
+			failed = append(failed, d.Name)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		what := "installed"
+		if res.Skipped {
+			what = "already installed"
+		}
+		fmt.Fprintf(g.stdout, "%-10s %s %s at %s (%s)\n", d.Name, what, dash(res.Version), res.Path, time.Since(start).Round(100*time.Millisecond))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d tools failed to install: %s", len(failed), len(defs), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func newHealthCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "health",
+		Short: "Check that sortie can run here: directories, Go, apt, tools",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHealth(cmd.Context(), g)
+		},
+	}
+}
+
+func runHealth(_ context.Context, g *globalOptions) error {
+	problems := 0
+	check := func(name string, err error, okMsg string) {
+		if err != nil {
+			problems++
+			fmt.Fprintf(g.stdout, "FAIL  %-14s %v\n", name, err)
+			return
+		}
+		fmt.Fprintf(g.stdout, "ok    %-14s %s\n", name, okMsg)
+	}
+	data, err := report.DataDir()
+	if err == nil {
+		err = writable(data)
+	}
+	check("data dir", err, data)
+	goPath, err := exec.LookPath("go")
+	check("go", err, goPath+" (builds Go tools)")
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		fmt.Fprintf(g.stdout, "warn  %-14s apt-get not found: Debian tools must be installed by hand\n", "apt")
+	} else if os.Geteuid() != 0 {
+		fmt.Fprintf(g.stdout, "warn  %-14s not root: sortie prints the apt-get command instead of running it\n", "apt")
+	} else {
+		fmt.Fprintf(g.stdout, "ok    %-14s apt-get as root\n", "apt")
+	}
+	in, err := newInstaller(g)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, d := range g.registry.All() {
+		if _, err := in.Locate(d); err != nil {
+			missing = append(missing, d.Name)
+		}
+	}
+	n := len(g.registry.All())
+	if len(missing) > 0 {
+		fmt.Fprintf(g.stdout, "warn  %-14s %d of %d installed; missing: %s (sortie install --all)\n", "tools", n-len(missing), n, strings.Join(missing, ", "))
+	} else {
+		fmt.Fprintf(g.stdout, "ok    %-14s all %d installed\n", "tools", n)
+	}
+	if problems > 0 {
+		return fmt.Errorf("%d health checks failed", problems)
+	}
+	return nil
+}
+
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".health-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// cachedVersion returns the tool's version, asking the binary only when the
+// cache has no entry for this exact file (path, size, modification time):
+// version commands cost a tool start-up on every run otherwise.
+func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
+	st, err := os.Stat(bin)
+	if err != nil {
+		return ""
+	}
+	key := fmt.Sprintf("%s|%d|%d", bin, st.Size(), st.ModTime().UnixNano())
+	data, _ := report.DataDir()
+	cacheFile := filepath.Join(data, "cache", "versions.json")
+	versionCacheMu.Lock()
+	cache := map[string]string{}
+	if b, err := os.ReadFile(cacheFile); err == nil {
+		_ = json.Unmarshal(b, &cache)
+	}
+	v, ok := cache[key]
+	versionCacheMu.Unlock()
+	if ok {
+		return v
+	}
+	v, err = install.Version(ctx, bin, d)
+	if err != nil && !errors.Is(err, install.ErrNoVersionCommand) {
+		return ""
+	}
+	versionCacheMu.Lock()
+	defer versionCacheMu.Unlock()
+	if b, err := os.ReadFile(cacheFile); err == nil {
+		_ = json.Unmarshal(b, &cache)
+	}
+	cache[key] = v
+	if b, err := json.Marshal(cache); err == nil && os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
+		tmp := cacheFile + fmt.Sprintf(".%d.tmp", os.Getpid())
+		if os.WriteFile(tmp, b, 0o644) == nil {
+			_ = os.Rename(tmp, cacheFile)
+		}
+	}
+	return v
+}
+
+var versionCacheMu sync.Mutex
