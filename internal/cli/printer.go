@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -165,14 +164,12 @@ func (p *humanPrinter) Summary(s summary) {
 
 func summaryLine(s summary) string {
 	var parts []string
-	types := make([]string, 0, len(s.Counts))
-	for t, n := range s.Counts {
-		if t == finding.TypeTarget || n == 0 {
-			continue
+	var types []string
+	for _, t := range finding.Types() {
+		if n := s.Counts[t]; n > 0 && t != finding.TypeTarget {
+			types = append(types, fmt.Sprintf("%d %s", n, t))
 		}
-		types = append(types, fmt.Sprintf("%d %s", n, t))
 	}
-	sort.Strings(types)
 	if len(types) == 0 {
 		types = []string{"no findings"}
 	}
@@ -286,10 +283,11 @@ func describe(f finding.Finding) string {
 	case *finding.Warning:
 		add("%s", v.Message)
 	case *finding.Error:
-		add("%s", v.Message)
+		msg := v.Message
 		for _, l := range v.OutputTail {
-			add("\n    | %s", l)
+			msg += "\n    | " + l
 		}
+		add("%s", msg)
 	default:
 		add("%s", strings.Join(f.Identity(), " "))
 	}

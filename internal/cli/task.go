@@ -157,7 +157,10 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	}
 	bin, err := in.Locate(d)
 	if err != nil {
-		return withHint(err, fmt.Sprintf("run \"sortie install %s\" (%s)", d.Name, install.RecipeString(d)))
+		if cmd := install.InstallCommand(d); cmd != "" {
+			return withHint(err, fmt.Sprintf("%s installs %s", cmd, install.RecipeString(d)))
+		}
+		return err
 	}
 
 	dir, err := openRunDir(opts.Out)

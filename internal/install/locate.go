@@ -26,6 +26,9 @@ type MissingError struct {
 
 func (e *MissingError) Error() string {
 	if e.Command == "" {
+		if filepath.IsAbs(e.Binary) {
+			return fmt.Sprintf("%s is not installed: %s is not an executable file", e.Tool, e.Binary)
+		}
 		return fmt.Sprintf("%s is not installed: put %s on PATH", e.Tool, e.Binary)
 	}
 	return fmt.Sprintf("%s is not installed: run %q", e.Tool, e.Command)
@@ -36,6 +39,13 @@ func (e *MissingError) Unwrap() error { return ErrMissing }
 // Locate returns the path of d's binary: BinDir first (where Install puts
 // Go tools), then $PATH. A binary found in neither gives a *MissingError.
 func (in *Installer) Locate(d *tool.Definition) (string, error) {
+	// A custom tool may name its binary by absolute path.
+	if filepath.IsAbs(d.Binary) {
+		if isExecutable(d.Binary) {
+			return d.Binary, nil
+		}
+		return "", &MissingError{Tool: d.Name, Binary: d.Binary}
+	}
 	if !validBinary(d.Binary) {
 		return "", fmt.Errorf("locate %s: binary %q must be a plain file name", d.Name, d.Binary)
 	}
