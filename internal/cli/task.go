@@ -88,7 +88,12 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 	f.DurationVar(&opts.TaskTimeout, "task-timeout", 0, "stop the tool after this long and keep its findings (e.g. 10m)")
 	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "stop the tool when its processes use more memory (e.g. 2GiB)")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 2*time.Second, "grace after SIGINT and again after SIGTERM before SIGKILL")
+	unified, own := pflag.NewFlagSet("unified", pflag.ContinueOnError), pflag.NewFlagSet(d.Name, pflag.ContinueOnError)
 	for _, o := range d.OptionSet() {
+		fs := own
+		if _, ok := tool.UnifiedOption(o.Name); ok {
+			fs = unified
+		}
 		name := flagName(o.Name)
 		help := o.Help
 		if o.Default != "" {
@@ -96,16 +101,51 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 		}
 		switch o.Kind {
 		case tool.KindBool:
-			f.Bool(name, false, help)
+			fs.Bool(name, false, help)
 		case tool.KindList:
-			f.StringArray(name, nil, help)
+			fs.StringArray(name, nil, help)
 		default:
-			f.String(name, "", help)
+			fs.Var(&optionValue{kind: o.Kind}, name, help)
 		}
-		f.SetAnnotation(name, "sortie-option", []string{o.Name})
+		_ = fs.SetAnnotation(name, "sortie-option", []string{o.Name})
 	}
+	f.AddFlagSet(unified)
+	f.AddFlagSet(own)
+	cmd.SetUsageFunc(func(c *cobra.Command) error {
+		w := c.OutOrStderr()
+		fmt.Fprintf(w, "Usage:\n  %s\n", c.UseLine())
+		groups := []struct {
+			title string
+			fs    *pflag.FlagSet
+		}{{"Unified options (the same for every tool)", unified}, {d.Name + " options", own}}
+		for _, g := range groups {
+			if g.fs.HasFlags() {
+				fmt.Fprintf(w, "\n%s:\n%s", g.title, g.fs.FlagUsages())
+			}
+		}
+		task := pflag.NewFlagSet("task", pflag.ContinueOnError)
+		c.LocalNonPersistentFlags().VisitAll(func(fl *pflag.Flag) {
+			if _, isOption := fl.Annotations["sortie-option"]; !isOption {
+				task.AddFlag(fl)
+			}
+		})
+		fmt.Fprintf(w, "\nTask flags:\n%s", task.FlagUsages())
+		fmt.Fprintf(w, "\nGlobal flags:\n%s", c.InheritedFlags().FlagUsages())
+		return nil
+	})
 	return cmd
 }
+
+// optionValue holds a tool option's value as typed; it is validated with the
+// option's kind when the command is built, so errors name the option.
+type optionValue struct {
+	kind tool.Kind
+	v    string
+}
+
+func (o *optionValue) String() string     { return o.v }
+func (o *optionValue) Set(v string) error { o.v = v; return nil }
+func (o *optionValue) Type() string       { return string(o.kind) }
 
 // flagName turns an option name into a flag name: rate_limit -> rate-limit.
 func flagName(option string) string { return strings.ReplaceAll(option, "_", "-") }
