@@ -60,8 +60,10 @@ func NewRunID(now time.Time) string {
 // not writable.
 func Create(root, id string) (*Dir, error) {
 	p := filepath.Join(root, id)
+	// Raw output and the tool's own files can hold secrets in clear (a
+	// gitleaks report): only the owner may read them.
 	for _, d := range []string{p, filepath.Join(p, RawDir), filepath.Join(p, WorkDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create run directory: %w", err)
 		}
 	}

@@ -128,6 +128,9 @@ func parseDuration(v string) (time.Duration, error) {
 
 // args renders one option value with its flag mapping.
 func (f Flag) args(o Option, values []string) []string {
+	if f.Args != nil && o.Kind != KindList {
+		return f.Args(values[len(values)-1]) // the last value wins, as for plain flags
+	}
 	if f.Args != nil {
 		var out []string
 		for _, v := range values {
