@@ -211,6 +211,13 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 	if r.spec.OnCommand != nil {
 		r.spec.OnCommand(cmd.Display)
 	}
+	if cmd.OutputFile != "" {
+		// A retry in the same directory must not read the previous attempt's
+		// report, and some tools (testssl) refuse to overwrite one.
+		if err := os.Remove(cmd.OutputFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove old output: %w", err)
+		}
+	}
 	pc := &tool.ParseContext{Targets: targets}
 	stdout, stderr, closeRaw, err := r.rawFiles()
 	if err != nil {
@@ -223,7 +230,7 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 	var doc bytes.Buffer // stdout of a tool that prints one document
 	spec := runner.Spec{
 		Path: r.spec.Binary, Args: cmd.Argv[1:], Dir: dir,
-		Env:     toolEnv(dir),
+		Env:     toolEnv(dir, len(d.Install.Apt) > 0),
 		Timeout: timeout, MemoryLimit: r.spec.MemoryLimit,
 		InterruptGrace: r.spec.InterruptGrace, TerminateGrace: r.spec.TerminateGrace,
 		OnStdout: func(line []byte) {
@@ -353,10 +360,16 @@ func (r *run) rawFiles() (stdout, stderr io.Writer, closeAll func(), err error) 
 
 // toolEnv is the tool's environment: the user's PATH, HOME and XDG
 // directories inside the task directory (resume and config files stay with
-// the task), no colour.
-func toolEnv(dir string) []string {
+// the task), no colour. Debian-packaged tools get the system directories
+// first in PATH: their wrapper scripts run "python3" and must get the
+// system interpreter with its packages, not a pyenv or virtualenv shim.
+func toolEnv(dir string, system bool) []string {
+	path := os.Getenv("PATH")
+	if system {
+		path = "/usr/sbin:/usr/bin:/sbin:/bin:" + path
+	}
 	env := []string{
-		"PATH=" + os.Getenv("PATH"),
+		"PATH=" + path,
 		"HOME=" + dir,
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
 		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"),
