@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -49,7 +48,7 @@ func runImport(_ context.Context, g *globalOptions, opts *importOptions, toolNam
 	if err != nil {
 		return usageError{err}
 	}
-	var r io.Reader = g.stdin
+	r := g.stdin
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {

@@ -40,7 +40,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		line = append(append(strconv.AppendInt(append(line[:0], prefix...), int64(i), 10)), suffix...)
+		line = append(strconv.AppendInt(append(line[:0], prefix...), int64(i), 10), suffix...)
 		lp.Feed(line)
 	}
 	if err := fw.Close(); err != nil {
