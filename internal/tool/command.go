@@ -42,6 +42,15 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 			return nil, fmt.Errorf("%s: target %q starts with \"-\"", d.Name, t)
 		}
 	}
+	targets := inv.Targets
+	if d.TargetArg != nil {
+		targets = make([]string, len(inv.Targets))
+		for i, t := range inv.Targets {
+			if targets[i] = d.TargetArg(t); strings.HasPrefix(targets[i], "-") {
+				return nil, fmt.Errorf("%s: target %q starts with \"-\"", d.Name, targets[i])
+			}
+		}
+	}
 	if d.SingleTarget && len(inv.Targets) > 1 {
 		return nil, fmt.Errorf("%s takes one target per run, got %d", d.Name, len(inv.Targets))
 	}
@@ -60,10 +69,18 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 				return nil, err
 			}
 		}
+		rendered := d.Options[o.Name].args(o, values)
 		if o.Sensitive || slices.Contains(d.Sensitive, o.Name) {
 			secrets = append(secrets, values...)
+			// Args may reshape a value (naabu splits a proxy URL into
+			// host:port and credentials): what it renders is secret too.
+			for _, a := range rendered {
+				if !strings.HasPrefix(a, "-") {
+					secrets = append(secrets, a)
+				}
+			}
 		}
-		cmd.Argv = append(cmd.Argv, d.Options[o.Name].args(o, values)...)
+		cmd.Argv = append(cmd.Argv, rendered...)
 	}
 	for name := range inv.Options {
 		if _, ok := d.Option(name); !ok {
@@ -79,19 +96,19 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 	}
 	switch d.Input.Mode {
 	case InputArg:
-		cmd.Argv = append(cmd.Argv, inv.Targets...)
+		cmd.Argv = append(cmd.Argv, targets...)
 	case InputFlag:
-		for _, t := range inv.Targets {
+		for _, t := range targets {
 			cmd.Argv = append(cmd.Argv, d.Input.Flag, t)
 		}
 	case InputFile:
 		path := filepath.Join(inv.Dir, "targets.txt")
-		if err := os.WriteFile(path, []byte(strings.Join(inv.Targets, "\n")+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(strings.Join(targets, "\n")+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("write targets file: %w", err)
 		}
 		cmd.Argv = append(cmd.Argv, d.Input.Flag, path)
 	case InputStdin:
-		cmd.Stdin = []byte(strings.Join(inv.Targets, "\n") + "\n")
+		cmd.Stdin = []byte(strings.Join(targets, "\n") + "\n")
 	default:
 		return nil, fmt.Errorf("%s: unknown input mode %q", d.Name, d.Input.Mode)
 	}

@@ -102,6 +102,10 @@ type Definition struct {
 	// SingleTarget: the tool takes one target per run; sortie runs it once
 	// per target, one after the other.
 	SingleTarget bool
+	// TargetArg, when set, rewrites each target just before it goes on the
+	// command line, in the input file or on stdin (ffuf appends "/FUZZ" to
+	// a URL without the keyword). Parsers still see the targets as given.
+	TargetArg func(target string) string
 	// Options maps unified and tool-specific option names to the tool's
 	// flags. Unified options the tool does not map are not offered for it.
 	Options map[string]Flag
