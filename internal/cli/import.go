@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,46 +59,23 @@ func runImport(_ context.Context, g *globalOptions, opts *importOptions, toolNam
 		}
 		r = f
 	}
-	dir, err := openRunDir(opts.Out)
-	if err != nil {
-		return withHint(err, "choose another directory with --out DIR")
-	}
-	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
+	rec, err := startRecorder(g, opts.Out, &report.Meta{Kind: "import", Tool: d.Name, Targets: []string{file}})
 	if err != nil {
 		return err
 	}
-	runID := filepath.Base(dir.Path)
-	meta := &report.Meta{ID: runID, Kind: "import", Tool: d.Name, Targets: []string{file},
-		State: "running", Started: time.Now().UTC(), Sortie: version()}
-	p := newPrinter(g)
-	p.Start(d.Name, runID)
-	scope := finding.Scope{Run: runID, Source: finding.Source{Tool: d.Name}}
-	var writeErr error
+	scope := rec.scope()
 	st, parseErr := tool.ParseOutput(d, &tool.ParseContext{}, r, func(f finding.Finding) {
 		finding.Stamp(f, scope, time.Now())
-		isNew, err := fw.Write(f)
-		if err != nil && writeErr == nil {
-			writeErr = err
-		}
-		if isNew {
-			p.Finding(f)
-		}
+		rec.emit(f)
 	})
-	closeErr := fw.Close()
-	now := time.Now().UTC()
-	meta.State, meta.Finished = "done", &now
+	state := "done"
 	if parseErr != nil || st.Garbage > 0 {
-		meta.State = "partial"
+		state = "partial"
 	}
-	meta.DurationMS = now.Sub(meta.Started).Milliseconds()
-	meta.Counts, meta.Garbage = fw.Counts(), st.Garbage
-	metaErr := dir.WriteMeta(meta)
-	p.Summary(summary{State: meta.State, Counts: meta.Counts, Duration: now.Sub(meta.Started), Dir: dir.Path, Garbage: st.Garbage})
-	for _, err := range []error{writeErr, closeErr, metaErr} {
-		if err != nil {
-			return err
-		}
+	if err := rec.finish(state, "", st.Garbage); err != nil {
+		return err
 	}
+	dir := rec.dir
 	if parseErr != nil {
 		return partialError{fmt.Sprintf("import %s: %v; what could be read is in %s", file, parseErr, dir.Path)}
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/sortie-sec/sortie/internal/finding"
 	"github.com/sortie-sec/sortie/internal/install"
 	"github.com/sortie-sec/sortie/internal/report"
 	"github.com/sortie-sec/sortie/internal/task"
@@ -203,66 +202,29 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 		return err
 	}
 
-	dir, err := openRunDir(opts.Out)
-	if err != nil {
-		return withHint(err, "choose another directory with --out DIR")
-	}
-	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
-	if err != nil {
-		return err
-	}
-	runID := filepath.Base(dir.Path)
-	meta := &report.Meta{
-		ID: runID, Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values),
-		State: "running", Started: time.Now().UTC(), Sortie: version(),
+	rec, err := startRecorder(g, opts.Out, &report.Meta{
+		Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values),
 		ToolVersion: cachedVersion(ctx, bin, d),
-	}
-	if err := dir.WriteMeta(meta); err != nil {
-		fw.Close()
+	})
+	if err != nil {
 		return err
 	}
-
-	p := newPrinter(g)
-	p.Start(d.Name, runID)
-	var writeErr error
+	dir := rec.dir
 	res, runErr := task.Run(ctx, task.Spec{
 		Tool: d, Binary: bin, Targets: targets, Options: opts.Values,
 		Dir: dir.File(report.WorkDir), RawDir: dir.File(report.RawDir),
-		Scope:   finding.Scope{Run: runID, Source: finding.Source{Tool: d.Name}},
+		Scope:   rec.scope(),
 		Timeout: opts.TaskTimeout, MemoryLimit: memLimit,
 		InterruptGrace: opts.StopGrace, TerminateGrace: opts.StopGrace,
 		OnCommand: func(display string) {
 			appendLine(dir.File(report.CommandFile), display)
-			p.Command(display)
+			rec.printer.Command(display)
 		},
-		Emit: func(f finding.Finding) {
-			isNew, err := fw.Write(f)
-			if err != nil && writeErr == nil {
-				writeErr = err
-			}
-			if isNew {
-				p.Finding(f)
-			}
-		},
+		Emit: rec.emit,
 	})
-	closeErr := fw.Close()
-	now := time.Now().UTC()
-	meta.State, meta.Reason, meta.ExitCode = string(res.State), res.Reason, res.ExitCode
-	meta.Commands, meta.Finished, meta.DurationMS = res.Commands, &now, res.Duration.Milliseconds()
-	meta.Counts, meta.Garbage = fw.Counts(), res.Parse.Garbage
-	metaErr := dir.WriteMeta(meta)
-	p.Summary(summary{State: string(res.State), Reason: res.Reason, Counts: meta.Counts,
-		Duration: res.Duration, Dir: dir.Path, Garbage: res.Parse.Garbage})
-
-	switch {
-	case runErr != nil:
-		return runErr
-	case writeErr != nil:
-		return writeErr
-	case closeErr != nil:
-		return closeErr
-	case metaErr != nil:
-		return metaErr
+	rec.meta.ExitCode, rec.meta.Commands = res.ExitCode, res.Commands
+	if err := errors.Join(runErr, rec.finish(string(res.State), res.Reason, res.Parse.Garbage)); err != nil {
+		return err
 	}
 	switch res.State {
 	case task.StatePartial, task.StateCancelled:
