@@ -26,7 +26,7 @@ type FindingsWriter struct {
 	f         *os.File
 	w         *bufio.Writer
 	enc       *json.Encoder
-	seen      map[uint64]struct{}
+	seen      idSet
 	counts    map[finding.Type]int
 	lastFlush time.Time
 	err       error
@@ -55,7 +55,7 @@ func newFindingsWriter(w io.Writer) *FindingsWriter {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	return &FindingsWriter{w: bw, enc: enc, seen: map[uint64]struct{}{}, counts: map[finding.Type]int{}, lastFlush: time.Now()}
+	return &FindingsWriter{w: bw, enc: enc, counts: map[finding.Type]int{}, lastFlush: time.Now()}
 }
 
 func (fw *FindingsWriter) loadExisting(r io.Reader) error {
@@ -70,8 +70,9 @@ func (fw *FindingsWriter) loadExisting(r io.Reader) error {
 			continue // a torn last line from a crash: the finding comes again
 		}
 		if k, ok := idKey(head.ID); ok {
-			fw.seen[k] = struct{}{}
-			fw.counts[head.Type]++
+			if fw.seen.add(k) {
+				fw.counts[head.Type]++
+			}
 		}
 	}
 	return sc.Err()
@@ -106,14 +107,14 @@ func (fw *FindingsWriter) Write(f finding.Finding) (bool, error) {
 	if fw.err != nil {
 		return false, fw.err
 	}
-	if _, dup := fw.seen[k]; dup {
+	if fw.seen.has(k) {
 		return false, nil
 	}
 	if err := fw.enc.Encode(f); err != nil {
 		fw.err = fmt.Errorf("write finding: %w", err)
 		return false, fw.err
 	}
-	fw.seen[k] = struct{}{}
+	fw.seen.add(k)
 	fw.counts[f.Kind()]++
 	if now := time.Now(); now.Sub(fw.lastFlush) >= flushEvery {
 		fw.lastFlush = now

@@ -102,3 +102,31 @@ func TestRunDir(t *testing.T) {
 		}
 	}
 }
+
+func TestIDSet(t *testing.T) {
+	t.Parallel()
+	var s idSet
+	ref := map[uint64]bool{}
+	x := uint64(88172645463325252)
+	for i := range 200000 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		k := x % 150000 // many repeats
+		if i%1000 == 0 {
+			k = 0
+		}
+		if got, want := s.add(k), !ref[k]; got != want {
+			t.Fatalf("add(%d) = %v, want %v", k, got, want)
+		}
+		ref[k] = true
+	}
+	for k := range ref {
+		if !s.has(k) {
+			t.Fatalf("lost %d", k)
+		}
+	}
+	if s.has(150001) {
+		t.Error("has a key never added")
+	}
+}
