@@ -21,7 +21,6 @@ var ErrNotRoot = errors.New("not running as root")
 // is already on $PATH.
 func (in *Installer) installApt(ctx context.Context, s settings, d *tool.Definition, force bool) (Result, error) {
 	if path, err := exec.LookPath(d.Binary); err == nil && !force {
-		fmt.Fprintf(s.log, "%s already installed (%s)\n", d.Name, path)
 		return Result{Path: path, Skipped: true}, nil
 	}
 	if !in.Root {
@@ -37,7 +36,6 @@ func (in *Installer) installApt(ctx context.Context, s settings, d *tool.Definit
 			d.Name, strings.Join(d.Install.Apt, " "), d.Binary, err)
 	}
 	res := Result{Path: path, Version: in.reportVersion(ctx, s, path, d)}
-	fmt.Fprintf(s.log, "installed %s (%s)\n", d.Name, path)
 	return res, nil
 }
 

@@ -237,7 +237,6 @@ func (in *Installer) installGo(ctx context.Context, s settings, d *tool.Definiti
 	want := markerFor(g)
 	res := Result{Path: bin}
 	if !force && upToDate(bin, marker, want) {
-		fmt.Fprintf(s.log, "%s %s already installed (%s)\n", d.Name, g.Version, bin)
 		res.Skipped = true
 		return res, nil
 	}
@@ -284,7 +283,6 @@ func (in *Installer) installGo(ctx context.Context, s settings, d *tool.Definiti
 		return res, fmt.Errorf("install %s: write marker: %w", d.Name, err)
 	}
 	res.Version = in.reportVersion(ctx, s, bin, d)
-	fmt.Fprintf(s.log, "installed %s %s (%s)\n", d.Name, g.Version, bin)
 	return res, nil
 }
 
