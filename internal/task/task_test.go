@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/sortie-sec/sortie/internal/finding"
 	"github.com/sortie-sec/sortie/internal/runner"
 	"github.com/sortie-sec/sortie/internal/target"
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 		fakeTool(strings.TrimPrefix(os.Args[1], "-fake="), os.Args[2:])
 		return
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func httpxLine(u string) string {
