@@ -1,6 +1,7 @@
 package tool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,6 +30,41 @@ type Command struct {
 	// Display is Argv as a shell-quoted string with sensitive values
 	// replaced by "[REDACTED]", for logs, reports and the user.
 	Display string
+	// secrets are the values Redact hides, longest first.
+	secrets []string
+}
+
+// Redact replaces the command's sensitive values in s (a line of the tool's
+// output that echoes its arguments, say) with "[REDACTED]".
+func (c *Command) Redact(s string) string { return redact(s, c.secrets) }
+
+// IsSensitive reports whether the option's values must never be shown.
+func (d *Definition) IsSensitive(option string) bool {
+	if slices.Contains(d.Sensitive, option) {
+		return true
+	}
+	o, ok := d.Option(option)
+	return ok && o.Sensitive
+}
+
+// CheckOptions validates option values without building a command: every
+// name must be an option of the tool and every value must suit its kind.
+func (d *Definition) CheckOptions(values map[string][]string) error {
+	var errs []error
+	for name, vs := range values {
+		o, ok := d.Option(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s has no option %q", d.Name, name))
+			continue
+		}
+		for _, v := range vs {
+			if err := o.CheckValue(v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // Build validates the options and returns the command for inv. Input files
@@ -54,6 +90,9 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 	if d.SingleTarget && len(inv.Targets) > 1 {
 		return nil, fmt.Errorf("%s takes one target per run, got %d", d.Name, len(inv.Targets))
 	}
+	if err := d.CheckOptions(inv.Options); err != nil {
+		return nil, err
+	}
 	cmd := &Command{Argv: []string{d.Binary}}
 	var secrets []string
 	for _, o := range d.OptionSet() {
@@ -64,13 +103,13 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 		if len(values) == 0 {
 			continue
 		}
-		for _, v := range values {
-			if err := o.CheckValue(v); err != nil {
+		if len(inv.Options[o.Name]) == 0 { // a default: checked here, user values above
+			if err := o.CheckValue(values[0]); err != nil {
 				return nil, err
 			}
 		}
 		rendered := d.Options[o.Name].args(o, values)
-		if o.Sensitive || slices.Contains(d.Sensitive, o.Name) {
+		if d.IsSensitive(o.Name) {
 			secrets = append(secrets, values...)
 			// Args may reshape a value (naabu splits a proxy URL into
 			// host:port and credentials): what it renders is secret too.
@@ -81,11 +120,6 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 			}
 		}
 		cmd.Argv = append(cmd.Argv, rendered...)
-	}
-	for name := range inv.Options {
-		if _, ok := d.Option(name); !ok {
-			return nil, fmt.Errorf("%s has no option %q", d.Name, name)
-		}
 	}
 	cmd.Argv = append(cmd.Argv, d.Fixed...)
 	if len(d.Output.File) > 0 {
@@ -112,6 +146,10 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 	default:
 		return nil, fmt.Errorf("%s: unknown input mode %q", d.Name, d.Input.Mode)
 	}
+	// Longest first, so that a secret that is a prefix of another cannot
+	// leave the rest of the longer one visible.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	cmd.secrets = secrets
 	cmd.Display = display(cmd.Argv, secrets)
 	return cmd, nil
 }
@@ -120,14 +158,18 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 func display(argv []string, secrets []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
-		for _, s := range secrets {
-			if s != "" {
-				a = strings.ReplaceAll(a, s, "[REDACTED]")
-			}
-		}
-		parts[i] = shellQuote(a)
+		parts[i] = shellQuote(redact(a, secrets))
 	}
 	return strings.Join(parts, " ")
+}
+
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		}
+	}
+	return s
 }
 
 func shellQuote(s string) string {

@@ -1,6 +1,7 @@
 package tool
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sortie-sec/sortie/internal/finding"
@@ -58,5 +59,31 @@ func TestHttpxParseSecatorCapture(t *testing.T) {
 	if u.URL != "https://media.example.synology.me/" || u.Port != 443 || u.Title != "Jellyfin" ||
 		u.Location != "https://media.example.synology.me/web/index.html" {
 		t.Errorf("url = %+v", u)
+	}
+}
+
+func TestParseOutputTruncatedArrayAndBOM(t *testing.T) {
+	t.Parallel()
+	d, _ := NewRegistry().Lookup("httpx")
+	parse := func(in string) (int, error) {
+		n := 0
+		_, err := ParseOutput(d, &ParseContext{}, strings.NewReader(in), func(f finding.Finding) {
+			if f.Kind() == finding.TypeURL {
+				n++
+			}
+		})
+		return n, err
+	}
+	n, err := parse(`[{"url":"http://a/1","status_code":200},{"url":"http://a/2","status_code":200},{"url":"http://a/3","sta`)
+	if n != 2 || err == nil {
+		t.Errorf("truncated array: %d urls, err %v; want 2 and an error", n, err)
+	}
+	n, err = parse("\ufeff" + `{"url":"http://a/1","status_code":200}` + "\n")
+	if n != 1 || err != nil {
+		t.Errorf("BOM: %d urls, err %v; want 1", n, err)
+	}
+	n, err = parse("\ufeff[\n" + `{"url":"http://a/1"}` + "\n]\n")
+	if n != 1 || err != nil {
+		t.Errorf("BOM + array: %d urls, err %v; want 1", n, err)
 	}
 }

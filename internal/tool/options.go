@@ -2,6 +2,7 @@ package tool
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ const (
 	KindBool     Kind = "bool"
 	KindDuration Kind = "duration"
 	// KindList is a list of strings; on the command line it is given by
-	// repeating the option or with commas.
+	// repeating the option.
 	KindList Kind = "list"
 )
 
@@ -89,12 +90,16 @@ func (o Option) CheckValue(v string) error {
 	}
 	switch o.Kind {
 	case KindInt:
-		if _, err := strconv.Atoi(v); err != nil {
+		if n, err := strconv.Atoi(v); err != nil {
 			return fmt.Errorf("option %s: %q is not a whole number", o.Name, v)
+		} else if n < 0 {
+			return fmt.Errorf("option %s: %d is negative", o.Name, n)
 		}
 	case KindFloat:
-		if _, err := strconv.ParseFloat(v, 64); err != nil {
+		if n, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return fmt.Errorf("option %s: %q is not a number", o.Name, v)
+		} else if n < 0 {
+			return fmt.Errorf("option %s: %q is negative", o.Name, v)
 		}
 	case KindBool:
 		if _, err := strconv.ParseBool(v); err != nil {
@@ -105,23 +110,27 @@ func (o Option) CheckValue(v string) error {
 			return fmt.Errorf("option %s: %q is not a duration (try 5s or 500ms)", o.Name, v)
 		}
 	}
-	if o.Kind != KindBool && strings.HasPrefix(v, "-") && o.Kind != KindInt && o.Kind != KindFloat {
-		return fmt.Errorf("option %s: value %q starts with \"-\" and could be read as a flag", o.Name, v)
+	if strings.HasPrefix(v, "-") {
+		return fmt.Errorf("option %s: a value starting with \"-\" could be read as a flag", o.Name)
 	}
 	return nil
 }
 
+// maxDuration bounds option durations: far beyond any useful value, and
+// far from overflowing when converted to seconds or milliseconds.
+const maxDuration = 365 * 24 * time.Hour
+
 // parseDuration accepts Go durations and bare numbers of seconds.
 func parseDuration(v string) (time.Duration, error) {
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n < 0 {
-			return 0, fmt.Errorf("negative duration")
+		if n < 0 || math.IsNaN(n) || n > maxDuration.Seconds() {
+			return 0, fmt.Errorf("duration out of range")
 		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(v)
-	if err == nil && d < 0 {
-		return 0, fmt.Errorf("negative duration")
+	if err == nil && (d < 0 || d > maxDuration) {
+		return 0, fmt.Errorf("duration out of range")
 	}
 	return d, err
 }

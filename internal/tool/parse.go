@@ -76,11 +76,15 @@ func ParseOutput(d *Definition, pc *ParseContext, r io.Reader, emit finding.Emit
 	}
 	lp := &LineParser{Def: d, PC: pc, Emit: emit}
 	br := bufio.NewReaderSize(r, 1<<16)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
+		_, _ = br.Discard(3) // editors on Windows save JSON with a byte order mark
+	}
 	if d.Output.Format == FormatJSONLines || d.Output.Format == FormatJSON {
 		head, _ := br.Peek(512)
-		head = bytes.TrimLeft(head, " \t\r\n\ufeff")
+		head = bytes.TrimLeft(head, " \t\r\n")
 		if len(head) > 0 && head[0] == '[' || isPrettyJSON(head) {
-			return lp.Stats, feedJSONValues(lp, br)
+			err := feedJSONValues(lp, br)
+			return lp.Stats, err
 		}
 	}
 	sc := bufio.NewScanner(br)
@@ -108,17 +112,31 @@ func isPrettyJSON(head []byte) bool {
 }
 
 // feedJSONValues decodes a stream of JSON values (objects, or arrays of
-// objects) and feeds each object to the line parser in compact form.
-func feedJSONValues(lp *LineParser, r io.Reader) error {
-	dec := json.NewDecoder(r)
+// objects) and feeds each object to the line parser in compact form. A file
+// that is one array is streamed element by element, so a truncated array
+// still gives every complete element before the cut.
+func feedJSONValues(lp *LineParser, br *bufio.Reader) error {
+	dec := json.NewDecoder(br)
 	var buf bytes.Buffer
 	feed := func(raw json.RawMessage) {
 		buf.Reset()
-		if err := json.Compact(&buf, raw); err != nil {
-			lp.Stats.Garbage++
-			return
-		}
+		_ = json.Compact(&buf, raw) // raw came from the decoder: valid JSON
 		lp.Feed(buf.Bytes())
+	}
+	if head, _ := br.Peek(512); len(bytes.TrimLeft(head, " \t\r\n")) > 0 && bytes.TrimLeft(head, " \t\r\n")[0] == '[' {
+		if _, err := dec.Token(); err != nil {
+			return fmt.Errorf("read JSON array: %w", err)
+		}
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("read JSON array: %w", err)
+			}
+			feed(raw)
+		}
+		if _, err := dec.Token(); err != nil {
+			return fmt.Errorf("read JSON array: %w", err)
+		}
 	}
 	for {
 		var raw json.RawMessage
@@ -127,8 +145,7 @@ func feedJSONValues(lp *LineParser, r io.Reader) error {
 		} else if err != nil {
 			return fmt.Errorf("read JSON: %w", err)
 		}
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 0 && raw[0] == '[' {
+		if raw = bytes.TrimSpace(raw); len(raw) > 0 && raw[0] == '[' {
 			var items []json.RawMessage
 			if err := json.Unmarshal(raw, &items); err != nil {
 				return fmt.Errorf("read JSON array: %w", err)
