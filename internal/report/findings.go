@@ -4,6 +4,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -29,7 +30,10 @@ type FindingsWriter struct {
 	seen      idSet
 	counts    map[finding.Type]int
 	lastFlush time.Time
-	err       error
+	// timer flushes findings that are still buffered flushEvery after they
+	// were written, so a tool that goes quiet does not hold them back.
+	timer *time.Timer
+	err   error
 }
 
 // OpenFindings opens (or creates) path for appending. Findings already in
@@ -45,7 +49,41 @@ func OpenFindings(path string) (*FindingsWriter, error) {
 		f.Close()
 		return nil, err
 	}
+	if err := dropTornLine(f); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return fw, nil
+}
+
+// dropTornLine cuts a last line without its newline (a crash mid-write), so
+// that the next finding does not get glued to it. The finding it held was not
+// counted as written and comes again.
+func dropTornLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	const chunk = 64 << 10
+	end := st.Size()
+	buf := make([]byte, chunk)
+	for off := end; off > 0; {
+		n := int64(chunk)
+		if off < n {
+			n = off
+		}
+		off -= n
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return fmt.Errorf("read findings: %w", err)
+		}
+		if off+n == end && buf[n-1] == '\n' {
+			return nil // the file ends with a whole line
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f.Truncate(off + int64(i) + 1)
+		}
+	}
+	return f.Truncate(0)
 }
 
 // NewFindingsWriter writes findings to w (for benchmarks and streams).
@@ -122,8 +160,22 @@ func (fw *FindingsWriter) Write(f finding.Finding) (bool, error) {
 			fw.err = fmt.Errorf("write findings: %w", err)
 			return true, fw.err
 		}
+	} else if fw.timer == nil {
+		fw.timer = time.AfterFunc(flushEvery, fw.timedFlush)
 	}
 	return true, nil
+}
+
+func (fw *FindingsWriter) timedFlush() {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	fw.timer = nil
+	if fw.err == nil && fw.w.Buffered() > 0 {
+		fw.lastFlush = time.Now()
+		if err := fw.w.Flush(); err != nil {
+			fw.err = fmt.Errorf("write findings: %w", err)
+		}
+	}
 }
 
 // Counts returns how many findings of each type were written (including
@@ -142,6 +194,10 @@ func (fw *FindingsWriter) Counts() map[finding.Type]int {
 func (fw *FindingsWriter) Flush() error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
+	if fw.timer != nil {
+		fw.timer.Stop()
+		fw.timer = nil
+	}
 	if fw.err != nil {
 		return fw.err
 	}

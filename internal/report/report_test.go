@@ -130,3 +130,48 @@ func TestIDSet(t *testing.T) {
 		t.Error("has a key never added")
 	}
 }
+
+func TestFindingsWriterFlushesWhenQuiet(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), FindingsFile)
+	fw, err := OpenFindings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fw.Close()
+	// Two findings in quick succession: the second lands in the buffer and
+	// must reach the file although nothing else is written after it.
+	fw.Write(stamped(&finding.URL{URL: "http://a/1"}))
+	fw.Write(stamped(&finding.URL{URL: "http://a/2"}))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(path)
+		if strings.Count(string(data), "\n") == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("buffered finding never flushed: %q", data)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a file: no event to wait on
+	}
+}
+
+func TestOpenFindingsDropsTornLine(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), FindingsFile)
+	whole := `{"_type":"url","_id":"0123456789abcdef0123456789abcdef","url":"http://a/"}` + "\n"
+	if err := os.WriteFile(path, []byte(whole+`{"_type":"url","_id":"fedc`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := OpenFindings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(stamped(&finding.URL{URL: "http://b/"}))
+	fw.Close()
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 2 || lines[0]+"\n" != whole || !strings.Contains(lines[1], `"url":"http://b/"`) {
+		t.Errorf("file after reopen:\n%s", data)
+	}
+}
