@@ -182,10 +182,14 @@ func (r *run) do(ctx context.Context) error {
 				break
 			}
 		}
-		if err := r.invoke(ctx, b, dir, timeout); err != nil {
+		batch := 0
+		if len(batches) > 1 {
+			batch = i + 1
+		}
+		if err := r.invoke(ctx, b, dir, timeout, batch); err != nil {
 			return err
 		}
-		if r.res.State == StateCancelled || r.res.Reason == string(runner.ReasonTimeout) || r.res.Reason == string(runner.ReasonMemory) {
+		if r.res.State == StateCancelled || r.res.State == StatePartial {
 			break
 		}
 	}
@@ -200,7 +204,9 @@ func (r *run) do(ctx context.Context) error {
 }
 
 // invoke runs the tool once over targets.
-func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout time.Duration) error {
+// batch numbers the runs of a single-target tool from 1; it is 0 when the
+// tool runs once over all targets.
+func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout time.Duration, batch int) error {
 	d := r.spec.Tool
 	cmd, err := d.Build(tool.Invocation{Targets: targets, Options: r.spec.Options, Dir: dir})
 	if err != nil {
@@ -257,7 +263,11 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 		r.res.State, r.res.Reason = StateFailed, string(runner.ReasonFailed)
 		return fmt.Errorf("run %s: %w", d.Name, err)
 	}
-	r.res.ExitCode = rr.ExitCode
+	// The first failing run of a single-target tool decides the exit code
+	// reported for the task.
+	if r.res.State != StateFailed {
+		r.res.ExitCode = rr.ExitCode
+	}
 	r.addStats(lp.Stats)
 	r.addStats(tool.ParseStats{Lines: rr.InvalidLines + rr.LongLines, Garbage: rr.InvalidLines + rr.LongLines})
 
@@ -266,7 +276,7 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 	// is kept.
 	switch {
 	case cmd.OutputFile != "":
-		r.parseOutputFile(pc, cmd.OutputFile)
+		r.parseOutputFile(pc, cmd.OutputFile, batch)
 	case doc.Len() > 0:
 		st, _ := tool.ParseDocument(d, pc, doc.Bytes(), r.emit)
 		r.addStats(st)
@@ -276,14 +286,22 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 	case runner.ReasonTimeout, runner.ReasonMemory:
 		r.stopped(rr.Reason)
 	case runner.ReasonCancelled:
+		r.emit(&finding.Warning{Message: fmt.Sprintf("%s was stopped (cancelled); the findings so far are kept", d.Name)})
 		r.res.State, r.res.Reason = StateCancelled, string(rr.Reason)
 	default:
+		if r.res.State == StateFailed {
+			break // an earlier target's failure stays the task's outcome
+		}
 		r.res.Reason = string(rr.Reason)
 		if !d.OKExit(rr.ExitCode) {
-			r.res.State = StateFailed
+			r.res.State, r.res.Reason = StateFailed, "exit-code"
 			tail := rr.StderrTail
 			if len(tail) == 0 {
 				tail = rr.StdoutTail
+			}
+			// Tools echo their arguments in error messages: hide secrets.
+			for i, l := range tail {
+				tail[i] = cmd.Redact(l)
 			}
 			msg := fmt.Sprintf("%s exited with code %d", d.Name, rr.ExitCode)
 			if rr.Signal != "" {
@@ -309,7 +327,7 @@ func (r *run) stopped(reason runner.Reason) {
 	r.res.Reason = string(reason)
 }
 
-func (r *run) parseOutputFile(pc *tool.ParseContext, path string) {
+func (r *run) parseOutputFile(pc *tool.ParseContext, path string, batch int) {
 	d := r.spec.Tool
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -323,7 +341,11 @@ func (r *run) parseOutputFile(pc *tool.ParseContext, path string) {
 	st, _ := tool.ParseOutput(d, pc, f, r.emit)
 	r.addStats(st)
 	if r.spec.RawDir != "" {
-		copyFile(path, filepath.Join(r.spec.RawDir, filepath.Base(path)))
+		name := filepath.Base(path)
+		if batch > 0 { // one report per target: keep them all
+			name = fmt.Sprintf("%03d-%s", batch, name)
+		}
+		copyFile(path, filepath.Join(r.spec.RawDir, name))
 	}
 }
 
@@ -378,7 +400,7 @@ func toolEnv(dir string, system bool) []string {
 		"NO_COLOR=1",
 		"TERM=dumb",
 	}
-	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

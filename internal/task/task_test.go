@@ -22,9 +22,11 @@ import (
 // The test binary doubles as a fake tool: the task runs it with "-fake=MODE"
 // as its first argument, followed by the targets.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "-fake=") {
-		fakeTool(strings.TrimPrefix(os.Args[1], "-fake="), os.Args[2:])
-		return
+	for i, a := range os.Args[1:] {
+		if mode, ok := strings.CutPrefix(a, "-fake="); ok {
+			fakeTool(mode, os.Args[i+2:])
+			return
+		}
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -48,6 +50,13 @@ func fakeTool(mode string, targets []string) {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "fatal: boom")
 		os.Exit(2)
+	case "fail-second":
+		if strings.HasSuffix(targets[0], ".2") {
+			os.Exit(4)
+		}
+	case "echo-args":
+		fmt.Fprintln(os.Stderr, "bad arguments:", strings.Join(os.Args[1:], " "))
+		os.Exit(1)
 	case "pwd":
 		wd, _ := os.Getwd()
 		fmt.Println(httpxLine("http://127.0.0.1/" + filepath.Base(wd) + "?home=" + filepath.Base(os.Getenv("HOME"))))
@@ -276,5 +285,37 @@ func TestCheckTargets(t *testing.T) {
 	ts, err := CheckTargets([]string{"Example.COM.", "10.0.0.0/24"})
 	if err != nil || ts[0].Type != target.Host || ts[0].Value != "example.com" || ts[1].Type != target.CIDR {
 		t.Errorf("CheckTargets = %+v, %v", ts, err)
+	}
+}
+
+func TestRunSingleTargetFailureDecides(t *testing.T) {
+	t.Parallel()
+	d := fakeDef(t, "fail-second")
+	d.SingleTarget = true
+	res, err := Run(context.Background(), spec(t, d, &collector{}, "127.0.0.1", "127.0.0.2", "127.0.0.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != StateFailed || res.ExitCode != 4 || res.Reason != "exit-code" || len(res.Commands) != 3 {
+		t.Errorf("state %s, exit %d, reason %s, %d runs; want failed, 4, exit-code, 3 runs",
+			res.State, res.ExitCode, res.Reason, len(res.Commands))
+	}
+}
+
+func TestRunRedactsSecretsInOutputTail(t *testing.T) {
+	t.Parallel()
+	c := &collector{}
+	s := spec(t, fakeDef(t, "echo-args"), c, "127.0.0.1")
+	s.Options = map[string][]string{"header": {"Authorization: Bearer s3cr3t"}}
+	if _, err := Run(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	errs := c.of(finding.TypeError)
+	if len(errs) != 1 {
+		t.Fatalf("errors = %d", len(errs))
+	}
+	tail := strings.Join(errs[0].(*finding.Error).OutputTail, "\n")
+	if strings.Contains(tail, "s3cr3t") || !strings.Contains(tail, "[REDACTED]") {
+		t.Errorf("output tail = %q, want the header redacted", tail)
 	}
 }
