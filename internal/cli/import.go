@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"fmt"
 	"os"
 	"time"
@@ -42,48 +44,72 @@ skipped.`,
 	return cmd
 }
 
-func runImport(_ context.Context, g *globalOptions, opts *importOptions, toolName, file string) error {
+func runImport(ctx context.Context, g *globalOptions, opts *importOptions, toolName, file string) error {
 	d, err := g.registry.Get(toolName)
 	if err != nil {
 		return usageError{err}
 	}
-	r := g.stdin
+	in := bufio.NewReader(g.stdin)
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
-			return fmt.Errorf("import: %w", err)
+			return usageError{fmt.Errorf("import: %w", err)}
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Size() == 0 {
-			return fmt.Errorf("import: %s is empty", file)
-		}
-		r = f
+		in = bufio.NewReader(f)
 	}
-	rec, err := startRecorder(g, opts.Out, &report.Meta{Kind: "import", Tool: d.Name, Targets: []string{file}})
+	if _, err := in.Peek(1); err == io.EOF {
+		return usagef("import: %s is empty", file)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rec, err := startRecorder(g, opts.Out, cancel, &report.Meta{Kind: "import", Tool: d.Name, Targets: []string{file}})
 	if err != nil {
 		return err
 	}
 	scope := rec.scope()
-	st, parseErr := tool.ParseOutput(d, &tool.ParseContext{}, r, func(f finding.Finding) {
+	st, parseErr := tool.ParseOutput(d, &tool.ParseContext{}, ctxReader{ctx, in}, func(f finding.Finding) {
 		finding.Stamp(f, scope, time.Now())
 		rec.emit(f)
 	})
+	if st.Garbage > 0 {
+		msg := fmt.Sprintf("%d lines of %s output could not be read and were skipped", st.Garbage, d.Name)
+		if st.FirstError != nil {
+			msg += fmt.Sprintf(" (first: %v)", st.FirstError)
+		}
+		w := &finding.Warning{Message: msg}
+		finding.Stamp(w, scope, time.Now())
+		rec.emit(w)
+	}
 	state := "done"
-	if parseErr != nil || st.Garbage > 0 {
+	if parseErr != nil {
 		state = "partial"
 	}
 	if err := rec.finish(state, "", st.Garbage); err != nil {
 		return err
 	}
 	dir := rec.dir
-	if parseErr != nil {
+	switch {
+	case rec.outErr != nil:
+		return fmt.Errorf("import %s: cannot write to the output (%w); the findings so far are in %s", file, rec.outErr, dir.Path)
+	case st.Findings == 0 && st.Garbage > 0:
+		return fmt.Errorf("import %s: no %s output found (%d unreadable lines, first: %v)", file, d.Name, st.Garbage, st.FirstError)
+	case parseErr != nil:
 		return partialError{fmt.Sprintf("import %s: %v; what could be read is in %s", file, parseErr, dir.Path)}
 	}
-	if st.Findings == 0 && st.Garbage > 0 {
-		return fmt.Errorf("import %s: no %s output found (%d unreadable lines, first: %v)", file, d.Name, st.Garbage, st.FirstError)
-	}
-	if st.Garbage > 0 {
-		return partialError{fmt.Sprintf("import %s: %d unreadable lines skipped (first: %v)", file, st.Garbage, st.FirstError)}
-	}
 	return nil
+}
+
+// ctxReader stops a long import when the context is cancelled (Ctrl-C, or
+// the output closed).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := context.Cause(c.ctx); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

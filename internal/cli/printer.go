@@ -19,7 +19,9 @@ import (
 type printer interface {
 	Start(tool, runID string)
 	Command(display string)
-	Finding(f finding.Finding)
+	// Finding shows a finding; an error means the output is gone (a closed
+	// pipe) and the run should stop.
+	Finding(f finding.Finding) error
 	Summary(s summary)
 }
 
@@ -62,7 +64,7 @@ func (p *jsonPrinter) Start(string, string) {
 	p.enc.SetEscapeHTML(false)
 }
 func (p *jsonPrinter) Command(string)            {}
-func (p *jsonPrinter) Finding(f finding.Finding) { _ = p.enc.Encode(f) }
+func (p *jsonPrinter) Finding(f finding.Finding) error { return p.enc.Encode(f) }
 func (p *jsonPrinter) Summary(s summary) {
 	if !p.quiet {
 		fmt.Fprintln(p.errw, summaryLine(s))
@@ -129,10 +131,10 @@ func (p *humanPrinter) Command(display string) {
 	fmt.Fprintf(p.errw, "sortie: $ %s\n", display)
 }
 
-func (p *humanPrinter) Finding(f finding.Finding) {
+func (p *humanPrinter) Finding(f finding.Finding) error {
 	switch f.Kind() {
 	case finding.TypeTarget, finding.TypeProgress, finding.TypeStat:
-		return
+		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -142,7 +144,8 @@ func (p *humanPrinter) Finding(f finding.Finding) {
 	if k := f.Kind(); k == finding.TypeWarning || k == finding.TypeError || k == finding.TypeInfo {
 		w = p.errw
 	}
-	fmt.Fprintln(w, p.tag(f.Kind())+" "+describe(f))
+	_, err := fmt.Fprintln(w, p.tag(f.Kind())+" "+describe(f))
+	return err
 }
 
 func (p *humanPrinter) clearStatus() {

@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"context"
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/sortie-sec/sortie/internal/finding"
@@ -16,35 +16,44 @@ type recorder struct {
 	fw      *report.FindingsWriter
 	meta    *report.Meta
 	printer printer
-	// writeErr is the first error writing a finding; later findings are
-	// still shown, and the error is returned by finish.
-	writeErr error
+	// writeErr is the first error writing a finding, outErr the first
+	// error showing one (a closed pipe): either stops the task, since its
+	// findings can no longer be kept or seen.
+	writeErr, outErr error
+	stop             context.CancelCauseFunc
 }
 
 // startRecorder opens the run directory (--out, or a new one) and writes the
 // initial metadata. meta's ID, Started, State and Sortie are filled here.
-func startRecorder(g *globalOptions, out string, meta *report.Meta) (*recorder, error) {
-	dir, err := openRunDir(out)
+// stop is called when findings can no longer be stored or shown.
+func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, meta *report.Meta) (*recorder, error) {
+	id := report.NewRunID(time.Now())
+	dir, err := openRunDir(out, id)
 	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
 		return nil, withHint(err, "choose another directory with --out DIR")
 	}
 	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
 	if err != nil {
 		return nil, err
 	}
-	meta.ID, meta.State, meta.Started, meta.Sortie = filepath.Base(dir.Path), "running", time.Now().UTC(), version()
+	meta.ID, meta.State, meta.Started, meta.Sortie = id, "running", time.Now().UTC(), version()
 	if err := dir.WriteMeta(meta); err != nil {
 		fw.Close()
 		return nil, err
 	}
-	r := &recorder{dir: dir, fw: fw, meta: meta, printer: newPrinter(g)}
+	r := &recorder{dir: dir, fw: fw, meta: meta, printer: newPrinter(g), stop: stop}
 	r.printer.Start(meta.Tool, meta.ID)
 	return r, nil
 }
 
 // scope is the scope findings of this run are stamped with.
 func (r *recorder) scope() finding.Scope {
-	return finding.Scope{Run: r.meta.ID, Source: finding.Source{Tool: r.meta.Tool}}
+	// One task per run for now: its id is derived from the run's.
+	return finding.Scope{Run: r.meta.ID, Task: r.meta.ID + "/1", Source: finding.Source{Tool: r.meta.Tool}}
 }
 
 // emit stores a stamped finding and shows it if it is new.
@@ -52,9 +61,13 @@ func (r *recorder) emit(f finding.Finding) {
 	isNew, err := r.fw.Write(f)
 	if err != nil && r.writeErr == nil {
 		r.writeErr = err
+		r.stop(err)
 	}
-	if isNew {
-		r.printer.Finding(f)
+	if isNew && r.outErr == nil {
+		if err := r.printer.Finding(f); err != nil {
+			r.outErr = err
+			r.stop(err)
+		}
 	}
 }
 

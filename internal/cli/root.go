@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -184,7 +185,7 @@ func loadRegistry(dir string) (*tool.Registry, error) {
 		return reg, nil
 	}
 	if _, err := os.Stat(dir); err != nil {
-		if explicit {
+		if explicit || !errors.Is(err, fs.ErrNotExist) {
 			return nil, usagef("tools directory %s: %v", dir, err)
 		}
 		return reg, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/install"
 	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/target"
 	"github.com/sortie-sec/sortie/internal/task"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
@@ -74,8 +76,7 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   d.Name + " [TARGET...]",
 		Short: d.Description,
-		Long: fmt.Sprintf("%s\n\nAccepts targets of type: %s.\nBinary: %s; install with \"sortie install %s\".",
-			d.Description, joinTypes(d), d.Binary, d.Name),
+		Long:  toolLong(d),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Values = collectOptionFlags(cmd.Flags(), d)
 			return runTask(cmd.Context(), g, d, opts, args)
@@ -146,6 +147,18 @@ func (o *optionValue) String() string     { return o.v }
 func (o *optionValue) Set(v string) error { o.v = v; return nil }
 func (o *optionValue) Type() string       { return string(o.kind) }
 
+func toolLong(d *tool.Definition) string {
+	desc := d.Description
+	if desc == "" {
+		desc = "Custom tool " + d.Name + "."
+	}
+	inst := "install it yourself (no install recipe)"
+	if cmd := install.InstallCommand(d); cmd != "" {
+		inst = "install with \"" + cmd + "\""
+	}
+	return fmt.Sprintf("%s\n\nAccepts targets of type: %s.\nBinary: %s; %s.", desc, d.InputList(), d.Binary, inst)
+}
+
 // flagName turns an option name into a flag name: rate_limit -> rate-limit.
 func flagName(option string) string { return strings.ReplaceAll(option, "_", "-") }
 
@@ -166,13 +179,6 @@ func collectOptionFlags(fs *pflag.FlagSet, d *tool.Definition) map[string][]stri
 	return values
 }
 
-func joinTypes(d *tool.Definition) string {
-	s := make([]string, len(d.Inputs))
-	for i, t := range d.Inputs {
-		s[i] = string(t)
-	}
-	return strings.Join(s, ", ")
-}
 
 // runTask is `sortie x`: validate, run the tool, stream and store findings.
 func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *taskOptions, args []string) error {
@@ -180,14 +186,18 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	if err != nil {
 		return err
 	}
-	if _, err := task.CheckTargets(targets); err != nil {
+	parsed, err := task.CheckTargets(targets)
+	if err != nil {
 		return usageError{withHint(err, "targets are values, never flags; put unusual ones in a file with -i")}
+	}
+	if !slices.ContainsFunc(parsed, func(t target.Target) bool { return d.Accepts(t.Type) }) {
+		return usageError{fmt.Errorf("%s: %w (it accepts %s)", d.Name, task.ErrNoTargets, d.InputList())}
 	}
 	memLimit, err := parseBytes(opts.MemoryLimit)
 	if err != nil {
 		return usagef("--memory-limit: %v", err)
 	}
-	if _, err := d.Build(tool.Invocation{Targets: []string{"x"}, Options: opts.Values, Dir: os.TempDir()}); err != nil && !d.SingleTarget {
+	if err := d.CheckOptions(opts.Values); err != nil {
 		return usageError{err}
 	}
 	in, err := newInstaller(g)
@@ -202,7 +212,9 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 		return err
 	}
 
-	rec, err := startRecorder(g, opts.Out, &report.Meta{
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rec, err := startRecorder(g, opts.Out, cancel, &report.Meta{
 		Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values),
 		ToolVersion: cachedVersion(ctx, bin, d),
 	})
@@ -225,6 +237,9 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	rec.meta.ExitCode, rec.meta.Commands = res.ExitCode, res.Commands
 	if err := errors.Join(runErr, rec.finish(string(res.State), res.Reason, res.Parse.Garbage)); err != nil {
 		return err
+	}
+	if rec.outErr != nil {
+		return fmt.Errorf("stopped %s: cannot write to the output (%w); the findings so far are in %s", d.Name, rec.outErr, dir.Path)
 	}
 	switch res.State {
 	case task.StatePartial, task.StateCancelled:
@@ -279,29 +294,32 @@ func collectTargets(g *globalOptions, file string, args []string) ([]string, err
 	return targets, nil
 }
 
-// openRunDir creates the run directory: --out DIR, or a new one under the
-// data directory.
-func openRunDir(out string) (*report.Dir, error) {
-	if out != "" {
-		abs, err := filepath.Abs(out)
+// openRunDir creates the directory of run id: --out DIR, or one named after
+// the run under the data directory. A directory that already holds a run is
+// refused: its findings must not be mixed with another run's.
+func openRunDir(out, id string) (*report.Dir, error) {
+	if out == "" {
+		root, err := report.RunsDir()
 		if err != nil {
 			return nil, err
 		}
-		return report.Create(filepath.Dir(abs), filepath.Base(abs))
+		return report.Create(root, id)
 	}
-	root, err := report.RunsDir()
+	abs, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
 	}
-	return report.Create(root, report.NewRunID(time.Now()))
+	if m, err := report.ReadMeta(abs); err == nil {
+		return nil, usageError{withHint(fmt.Errorf("%s already holds run %s (%s)", out, m.ID, m.Tool), "choose a new directory with --out DIR")}
+	}
+	return report.Create(filepath.Dir(abs), filepath.Base(abs))
 }
 
 // redactOptions hides sensitive option values for run.json.
 func redactOptions(d *tool.Definition, values map[string][]string) map[string][]string {
 	out := map[string][]string{}
 	for k, v := range values {
-		o, _ := d.Option(k)
-		if o.Sensitive {
+		if d.IsSensitive(k) {
 			v = []string{"[REDACTED]"}
 		}
 		out[k] = v

@@ -49,7 +49,7 @@ func runTools(ctx context.Context, g *globalOptions) error {
 	rows := make([]toolStatus, len(defs))
 	var wg sync.WaitGroup
 	for i, d := range defs {
-		rows[i] = toolStatus{Name: d.Name, Pinned: install.RecipeString(d), Inputs: joinTypes(d)}
+		rows[i] = toolStatus{Name: d.Name, Pinned: install.RecipeString(d), Inputs: d.InputList()}
 		path, err := in.Locate(d)
 		if err != nil {
 			continue

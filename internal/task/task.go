@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sortie-sec/sortie/internal/finding"
@@ -137,7 +136,7 @@ func (r *run) do(ctx context.Context) error {
 		if !d.Accepts(t.Type) {
 			r.res.Skipped = append(r.res.Skipped, t.Raw)
 			r.emit(&finding.Warning{Message: fmt.Sprintf("target %q (%s) skipped: %s accepts %s",
-				t.Raw, t.Type, d.Name, typeList(d.Inputs))})
+				t.Raw, t.Type, d.Name, d.InputList())})
 			continue
 		}
 		if seen[t.Value] {
@@ -149,7 +148,7 @@ func (r *run) do(ctx context.Context) error {
 	}
 	if len(accepted) == 0 {
 		r.res.State, r.res.Reason = StateFailed, "no-targets"
-		return fmt.Errorf("%s: %w (it accepts %s)", d.Name, ErrNoTargets, typeList(d.Inputs))
+		return fmt.Errorf("%s: %w (it accepts %s)", d.Name, ErrNoTargets, d.InputList())
 	}
 	batches := [][]string{accepted}
 	if d.SingleTarget {
@@ -406,14 +405,6 @@ func toolEnv(dir string, system bool) []string {
 		}
 	}
 	return env
-}
-
-func typeList(ts []target.Type) string {
-	s := make([]string, len(ts))
-	for i, t := range ts {
-		s[i] = string(t)
-	}
-	return strings.Join(s, ", ")
 }
 
 func copyFile(src, dst string) {

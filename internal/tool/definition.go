@@ -6,6 +6,8 @@
 package tool
 
 import (
+	"strings"
+
 	"github.com/sortie-sec/sortie/internal/finding"
 	"github.com/sortie-sec/sortie/internal/target"
 )
@@ -174,6 +176,15 @@ func (d *Definition) Accepts(t target.Type) bool {
 		}
 	}
 	return false
+}
+
+// InputList names the accepted target types: "url, host, ip".
+func (d *Definition) InputList() string {
+	s := make([]string, len(d.Inputs))
+	for i, t := range d.Inputs {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
 }
 
 // OKExit reports whether an exit code is a normal end for the tool.
