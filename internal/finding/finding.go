@@ -114,18 +114,17 @@ func Stamp(f Finding, s Scope, now time.Time) {
 // of the run scope, the type and the identity values, in hex. Fields are
 // length-prefixed so that no two different inputs hash the same bytes.
 func ID(run string, t Type, identity []string) string {
-	h := sha256.New()
-	var buf [20]byte
-	write := func(s string) {
-		h.Write(strconv.AppendInt(buf[:0], int64(len(s)), 10))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
+	buf := make([]byte, 0, 256) // on the stack for the usual short identities
+	field := func(s string) {
+		buf = strconv.AppendInt(buf, int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
 	}
-	write(run)
-	write(string(t))
+	field(run)
+	field(string(t))
 	for _, v := range identity {
-		write(v)
+		field(v)
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16])
 }

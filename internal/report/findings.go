@@ -145,14 +145,15 @@ func (fw *FindingsWriter) Write(f finding.Finding) (bool, error) {
 	if fw.err != nil {
 		return false, fw.err
 	}
-	if fw.seen.has(k) {
+	if !fw.seen.add(k) {
 		return false, nil
 	}
+	// Added before it is written: if the write fails, fw.err stops every
+	// later write anyway.
 	if err := fw.enc.Encode(f); err != nil {
 		fw.err = fmt.Errorf("write finding: %w", err)
 		return false, fw.err
 	}
-	fw.seen.add(k)
 	fw.counts[f.Kind()]++
 	if now := time.Now(); now.Sub(fw.lastFlush) >= flushEvery {
 		fw.lastFlush = now
