@@ -200,6 +200,20 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	if err := d.CheckOptions(opts.Values); err != nil {
 		return usageError{err}
 	}
+	// The tool runs in its task directory: paths the user typed relative to
+	// where they are must reach it absolute.
+	for i, t := range parsed {
+		if t.Type == target.Path {
+			targets[i] = absPath(t.Value)
+		}
+	}
+	for name, vs := range opts.Values {
+		if o, _ := d.Option(name); o.Path {
+			for i, v := range vs {
+				vs[i] = absPath(v)
+			}
+		}
+	}
 	in, err := newInstaller(g)
 	if err != nil {
 		return err
@@ -313,6 +327,19 @@ func openRunDir(out, id string) (*report.Dir, error) {
 		return nil, usageError{withHint(fmt.Errorf("%s already holds run %s (%s)", out, m.ID, m.Tool), "choose a new directory with --out DIR")}
 	}
 	return report.Create(filepath.Dir(abs), filepath.Base(abs))
+}
+
+// absPath makes a path absolute, expanding a leading "~".
+func absPath(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[1:])
+		}
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 // redactOptions hides sensitive option values for run.json.

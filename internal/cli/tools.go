@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -259,10 +258,9 @@ func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
 	if ok {
 		return v
 	}
-	v, err = install.Version(ctx, bin, d)
-	if err != nil && !errors.Is(err, install.ErrNoVersionCommand) {
-		return ""
-	}
+	// A failure is cached too (as ""): a tool whose version command hangs
+	// must not cost every run its timeout. A new binary gets a new key.
+	v, _ = install.Version(ctx, bin, d)
 	versionCacheMu.Lock()
 	defer versionCacheMu.Unlock()
 	if b, err := os.ReadFile(cacheFile); err == nil {

@@ -260,6 +260,9 @@ type Result struct {
 	InvalidLines int
 	// LongLines counts lines skipped because they exceeded MaxLineBytes.
 	LongLines int
+	// StdoutSkipped is the part of InvalidLines and LongLines that came
+	// from standard output, the stream callers usually parse.
+	StdoutSkipped int
 	// PartialLine reports that a stream ended with bytes after its last
 	// newline. Such a line is never delivered.
 	PartialLine bool
@@ -570,6 +573,7 @@ func (p *process) finish(res *Result) {
 	res.StdoutLines, res.StderrLines = p.out.lines, p.errOut.lines
 	res.InvalidLines = p.out.invalid + p.errOut.invalid
 	res.LongLines = p.out.long + p.errOut.long
+	res.StdoutSkipped = p.out.invalid + p.out.long
 	res.PartialLine = p.out.partial || p.errOut.partial
 	res.StdoutTail, res.StderrTail = p.out.tail.strings(), p.errOut.tail.strings()
 }

@@ -404,7 +404,7 @@ func TestInvalidLines(t *testing.T) {
 	if want := []string{"ok 1", "café\tcr", "ok 2"}; !slices.Equal(o.stdout, want) {
 		t.Errorf("stdout = %q, want %q", o.stdout, want)
 	}
-	if res.InvalidLines != 4 || res.StdoutLines != 3 {
+	if res.InvalidLines != 4 || res.StdoutSkipped != 4 || res.StdoutLines != 3 {
 		t.Errorf("InvalidLines %d, StdoutLines %d; want 4, 3", res.InvalidLines, res.StdoutLines)
 	}
 }

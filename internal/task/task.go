@@ -268,7 +268,11 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 		r.res.ExitCode = rr.ExitCode
 	}
 	r.addStats(lp.Stats)
-	r.addStats(tool.ParseStats{Lines: rr.InvalidLines + rr.LongLines, Garbage: rr.InvalidLines + rr.LongLines})
+	if streamLines || cmd.OutputFile == "" {
+		// Only lines of a stream sortie parses count as unreadable output:
+		// a coloured banner on stderr is not a parse failure.
+		r.addStats(tool.ParseStats{Lines: rr.StdoutSkipped, Garbage: rr.StdoutSkipped})
+	}
 
 	// Output written to a file or printed as one document is parsed once the
 	// tool has exited, whatever stopped it: a stopped tool's partial output
@@ -277,8 +281,8 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 	case cmd.OutputFile != "":
 		r.parseOutputFile(pc, cmd.OutputFile, batch)
 	case doc.Len() > 0:
-		st, _ := tool.ParseDocument(d, pc, doc.Bytes(), r.emit)
-		r.addStats(st)
+		st, err := tool.ParseDocument(d, pc, doc.Bytes(), r.emit)
+		r.addDocument(st, err)
 	}
 
 	switch rr.Reason {
@@ -337,14 +341,29 @@ func (r *run) parseOutputFile(pc *tool.ParseContext, path string, batch int) {
 		return
 	}
 	defer f.Close()
-	st, _ := tool.ParseOutput(d, pc, f, r.emit)
-	r.addStats(st)
+	st, err := tool.ParseOutput(d, pc, f, r.emit)
+	if d.Parse.Line == nil {
+		r.addDocument(st, err)
+	} else {
+		r.addStats(st)
+	}
 	if r.spec.RawDir != "" {
 		name := filepath.Base(path)
 		if batch > 0 { // one report per target: keep them all
 			name = fmt.Sprintf("%03d-%s", batch, name)
 		}
 		copyFile(path, filepath.Join(r.spec.RawDir, name))
+	}
+}
+
+// addDocument records the parse of a whole report. A report that cannot be
+// read to its end (a tool stopped mid-write) is one warning, not a count of
+// unreadable lines.
+func (r *run) addDocument(st tool.ParseStats, err error) {
+	r.res.Parse.Findings += st.Findings
+	if err != nil {
+		r.emit(&finding.Warning{Message: fmt.Sprintf("%s report could not be read to the end (%v); the %d findings before that point are kept",
+			r.spec.Tool.Name, err, st.Findings)})
 	}
 }
 

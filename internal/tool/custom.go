@@ -655,7 +655,7 @@ func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
 	items, _ := l.list(n, "extra_options")
 	for i, it := range items {
 		what := fmt.Sprintf("extra_options[%d]", i)
-		m := l.mapping(it, what, []string{"name", "kind", "flag", "unit", "join", "help", "default", "sensitive"})
+		m := l.mapping(it, what, []string{"name", "kind", "flag", "unit", "join", "help", "default", "sensitive", "path"})
 		if m == nil {
 			continue
 		}
@@ -695,6 +695,9 @@ func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
 		}
 		if e, ok := m["sensitive"]; ok {
 			o.Sensitive, _ = l.boolean(e.value, what+".sensitive")
+		}
+		if e, ok := m["path"]; ok {
+			o.Path, _ = l.boolean(e.value, what+".path")
 		}
 		if e, ok := m["default"]; ok {
 			if s, ok := l.str(e.value, what+".default"); ok && s != "" {

@@ -46,7 +46,7 @@ func gitleaksTool() *Definition {
 		Extra: []Option{
 			{Name: "mode", Kind: KindString, Default: "dir",
 				Help: "dir (files of any path) or git (the history of a repository)"},
-			{Name: "config", Kind: KindString, Help: "gitleaks TOML config with the rules to use"},
+			{Name: "config", Kind: KindString, Path: true, Help: "gitleaks TOML config with the rules to use"},
 			{Name: "enable_rule", Kind: KindList, Help: "use only these rule ids (e.g. aws-access-token)"},
 			{Name: "max_target_megabytes", Kind: KindInt, Help: "skip files larger than this"},
 			{Name: "redact", Kind: KindBool,

@@ -45,7 +45,7 @@ func nucleiTool() *Definition {
 			"headless":         {Flag: "-headless"},
 		},
 		Extra: []Option{
-			{Name: "templates", Kind: KindList, Help: "template files or directories to run (default: nuclei's own templates)"},
+			{Name: "templates", Kind: KindList, Path: true, Help: "template files or directories to run (default: nuclei's own templates)"},
 			{Name: "tags", Kind: KindList, Help: "run only templates with these tags"},
 			{Name: "exclude_tags", Kind: KindList, Help: "skip templates with these tags"},
 			{Name: "severity", Kind: KindString, Help: "run only templates of these severities (e.g. high,critical)"},

@@ -29,6 +29,9 @@ type Option struct {
 	Help      string `yaml:"help"`
 	Default   string `yaml:"default,omitempty"`
 	Sensitive bool   `yaml:"sensitive,omitempty"`
+	// Path marks values that are files or directories: the CLI makes
+	// relative ones absolute, since the tool runs in its task directory.
+	Path bool `yaml:"path,omitempty"`
 }
 
 // Unified are the options every tool understands the same way, whatever its
@@ -44,7 +47,7 @@ var Unified = []Option{
 	{Name: "user_agent", Kind: KindString, Help: "User-Agent header"},
 	{Name: "ports", Kind: KindString, Help: "ports to scan (e.g. 80,443,8000-8100)"},
 	{Name: "top_ports", Kind: KindInt, Help: "scan the N most common ports"},
-	{Name: "wordlist", Kind: KindString, Help: "wordlist file"},
+	{Name: "wordlist", Kind: KindString, Help: "wordlist file", Path: true},
 	{Name: "depth", Kind: KindInt, Help: "maximum crawl depth"},
 	{Name: "follow_redirect", Kind: KindBool, Help: "follow HTTP redirects"},
 	{Name: "match_codes", Kind: KindString, Help: "HTTP status codes to keep (e.g. 200,301)"},

@@ -56,7 +56,7 @@ func subfinderTool() *Definition {
 			{Name: "active", Kind: KindBool, Help: "keep only names that resolve, with their IP (drops wildcard answers)"},
 			{Name: "resolvers", Kind: KindString, Help: "DNS resolvers for active mode (comma-separated)"},
 			{Name: "max_time", Kind: KindDuration, Help: "stop enumerating after this long (whole minutes; default 10m)"},
-			{Name: "provider_config", Kind: KindString, Help: "provider-config.yaml with the sources' API keys"},
+			{Name: "provider_config", Kind: KindString, Path: true, Help: "provider-config.yaml with the sources' API keys"},
 		},
 		Fixed:  []string{"-json", "-silent", "-duc", "-nc", "-cs"},
 		Output: Output{Format: FormatJSONLines},

@@ -54,7 +54,7 @@ func trivyTool() *Definition {
 			{Name: "severity", Kind: KindList, Help: "keep only these severities (e.g. HIGH,CRITICAL)"},
 			{Name: "skip_dirs", Kind: KindList, Help: "directories not to scan (e.g. node_modules)"},
 			{Name: "parallel", Kind: KindInt, Help: "files analysed in parallel (default 5)"},
-			{Name: "cache_dir", Kind: KindString,
+			{Name: "cache_dir", Kind: KindString, Path: true,
 				Help: "trivy's cache and database directory (default under HOME, which is per task)"},
 		},
 		// --skip-check-update: use the misconfiguration checks built into
