@@ -29,34 +29,27 @@ func decodeLine(line []byte, v any) error {
 type flexInt int
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*f = 0
-		return nil
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return err
-	}
+	n, err := flexNumber(b)
 	*f = flexInt(n)
-	return nil
+	return err
 }
 
 // flexFloat reads a JSON number or a string holding one.
 type flexFloat float64
 
 func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	n, err := flexNumber(b)
+	*f = flexFloat(n)
+	return err
+}
+
+// flexNumber reads a number, a quoted number, "", or null (0).
+func flexNumber(b []byte) (float64, error) {
 	s := strings.Trim(string(b), `"`)
 	if s == "" || s == "null" {
-		*f = 0
-		return nil
+		return 0, nil
 	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return err
-	}
-	*f = flexFloat(n)
-	return nil
+	return strconv.ParseFloat(s, 64)
 }
 
 // flexStrings reads a JSON string or an array of strings (nuclei's author and
