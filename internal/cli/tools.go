@@ -160,7 +160,10 @@ func runInstall(ctx context.Context, g *globalOptions, opts *installOptions, nam
 		if res.Skipped {
 			what = "already installed"
 		}
-		fmt.Fprintf(g.stdout, "%-10s %s %s at %s (%s)\n", d.Name, what, dash(res.Version), res.Path, time.Since(start).Round(100*time.Millisecond))
+		if res.Version != "" {
+			what += " " + res.Version
+		}
+		fmt.Fprintf(g.stdout, "%-10s %s at %s (%s)\n", d.Name, what, res.Path, time.Since(start).Round(100*time.Millisecond))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d tools failed to install: %s", len(failed), len(defs), strings.Join(failed, ", "))
