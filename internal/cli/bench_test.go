@@ -43,6 +43,20 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	b.Run("help", func(b *testing.B) { run(b, bin, "--help") })
 	b.Run("tool-alone", func(b *testing.B) { run(b, toolPath, toolArgs...) })
+	// The tool alone as sortie runs it: a fresh HOME and TMPDIR, where
+	// tools create their config and state on first use. The difference to
+	// sortie-x is sortie's own cost.
+	b.Run("tool-fresh-home", func(b *testing.B) {
+		for b.Loop() {
+			home := b.TempDir()
+			cmd := exec.Command(toolPath, toolArgs...)
+			cmd.Dir = home
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + home}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%s: %v\n%s", toolPath, err, out)
+			}
+		}
+	})
 	b.Run("sortie-x", func(b *testing.B) {
 		runs := b.TempDir()
 		i := 0
