@@ -90,8 +90,8 @@ func runImport(ctx context.Context, g *globalOptions, opts *importOptions, toolN
 	}
 	dir := rec.dir
 	switch {
-	case rec.outErr != nil:
-		return fmt.Errorf("import %s: cannot write to the output (%w); the findings so far are in %s", file, rec.outErr, dir.Path)
+	case rec.outputErr() != nil:
+		return fmt.Errorf("import %s: cannot write to the output (%w); the findings so far are in %s", file, rec.outputErr(), dir.Path)
 	case st.Findings == 0 && st.Garbage > 0:
 		return fmt.Errorf("import %s: no %s output found (%d unreadable lines, first: %v)", file, d.Name, st.Garbage, st.FirstError)
 	case parseErr != nil:

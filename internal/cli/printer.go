@@ -34,11 +34,19 @@ type summary struct {
 	Garbage  int
 }
 
-func newPrinter(g *globalOptions) printer {
-	if g.JSON {
-		return &jsonPrinter{out: g.stdout, errw: g.stderr, quiet: g.Quiet || !isTerminal(g.stderr)}
+// newPrinter chooses the printer; onOutErr is told when stdout fails (a
+// closed pipe).
+func newPrinter(g *globalOptions, onOutErr func(error)) printer {
+	out := g.stdout
+	var buf *outBuffer
+	if !isTerminal(out) {
+		buf = newOutBuffer(out, onOutErr)
+		out = buf
 	}
-	hp := &humanPrinter{out: g.stdout, errw: g.stderr, quiet: g.Quiet}
+	if g.JSON {
+		return &jsonPrinter{out: out, buf: buf, errw: g.stderr, quiet: g.Quiet || !isTerminal(g.stderr)}
+	}
+	hp := &humanPrinter{out: out, buf: buf, errw: g.stderr, quiet: g.Quiet}
 	hp.live = !g.Quiet && isTerminal(g.stderr) && isTerminal(g.stdout)
 	hp.color = hp.live && os.Getenv("NO_COLOR") == ""
 	return hp
@@ -53,6 +61,7 @@ func isTerminal(v any) bool {
 // stderr when stderr is a terminal.
 type jsonPrinter struct {
 	out, errw io.Writer
+	buf       *outBuffer // out, when stdout is not a terminal
 	quiet     bool
 	enc       *json.Encoder
 }
@@ -66,6 +75,9 @@ func (p *jsonPrinter) Start(string, string) {
 func (p *jsonPrinter) Command(string)            {}
 func (p *jsonPrinter) Finding(f finding.Finding) error { return p.enc.Encode(f) }
 func (p *jsonPrinter) Summary(s summary) {
+	if p.buf != nil {
+		_ = p.buf.Flush()
+	}
 	if !p.quiet {
 		fmt.Fprintln(p.errw, summaryLine(s))
 	}
@@ -75,6 +87,7 @@ func (p *jsonPrinter) Summary(s summary) {
 // keeps a status line (elapsed time, counts) redrawn on stderr.
 type humanPrinter struct {
 	out, errw   io.Writer
+	buf         *outBuffer // out, when stdout is not a terminal
 	quiet       bool
 	live, color bool
 
@@ -158,6 +171,9 @@ func (p *humanPrinter) Summary(s summary) {
 	if p.stop != nil {
 		close(p.stop)
 		<-p.stopped
+	}
+	if p.buf != nil {
+		_ = p.buf.Flush()
 	}
 	if p.quiet {
 		return

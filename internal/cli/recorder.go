@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/sortie-sec/sortie/internal/finding"
@@ -19,8 +20,31 @@ type recorder struct {
 	// writeErr is the first error writing a finding, outErr the first
 	// error showing one (a closed pipe): either stops the task, since its
 	// findings can no longer be kept or seen.
-	writeErr, outErr error
-	stop             context.CancelCauseFunc
+	writeErr error
+	stop     context.CancelCauseFunc
+
+	mu     sync.Mutex // guards outErr: a timed flush of stdout can set it
+	outErr error
+}
+
+// outputFailed records that stdout is gone and stops the run.
+func (r *recorder) outputFailed(err error) {
+	r.mu.Lock()
+	first := r.outErr == nil
+	if first {
+		r.outErr = err
+	}
+	r.mu.Unlock()
+	if first {
+		r.stop(err)
+	}
+}
+
+// outputErr is the error that closed stdout, if any.
+func (r *recorder) outputErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.outErr
 }
 
 // startRecorder opens the run directory (--out, or a new one) and writes the
@@ -45,7 +69,8 @@ func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, m
 		fw.Close()
 		return nil, err
 	}
-	r := &recorder{dir: dir, fw: fw, meta: meta, printer: newPrinter(g), stop: stop}
+	r := &recorder{dir: dir, fw: fw, meta: meta, stop: stop}
+	r.printer = newPrinter(g, r.outputFailed)
 	r.printer.Start(meta.Tool, meta.ID)
 	return r, nil
 }
@@ -63,10 +88,9 @@ func (r *recorder) emit(f finding.Finding) {
 		r.writeErr = err
 		r.stop(err)
 	}
-	if isNew && r.outErr == nil {
+	if isNew && r.outputErr() == nil {
 		if err := r.printer.Finding(f); err != nil {
-			r.outErr = err
-			r.stop(err)
+			r.outputFailed(err)
 		}
 	}
 }

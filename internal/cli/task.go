@@ -252,8 +252,8 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	if err := errors.Join(runErr, rec.finish(string(res.State), res.Reason, res.Parse.Garbage)); err != nil {
 		return err
 	}
-	if rec.outErr != nil {
-		return fmt.Errorf("stopped %s: cannot write to the output (%w); the findings so far are in %s", d.Name, rec.outErr, dir.Path)
+	if rec.outputErr() != nil {
+		return fmt.Errorf("stopped %s: cannot write to the output (%w); the findings so far are in %s", d.Name, rec.outputErr(), dir.Path)
 	}
 	switch res.State {
 	case task.StatePartial, task.StateCancelled:
