@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,9 +18,10 @@ import (
 type printer interface {
 	Start(tool, runID string)
 	Command(display string)
-	// Finding shows a finding; an error means the output is gone (a closed
-	// pipe) and the run should stop.
-	Finding(f finding.Finding) error
+	// Finding shows a finding; line is its JSON encoding as stored, newline
+	// included. An error means the output is gone (a closed pipe) and the
+	// run should stop.
+	Finding(f finding.Finding, line []byte) error
 	Summary(s summary)
 }
 
@@ -63,17 +63,16 @@ type jsonPrinter struct {
 	out, errw io.Writer
 	buf       *outBuffer // out, when stdout is not a terminal
 	quiet     bool
-	enc       *json.Encoder
 }
 
 var _ printer = (*jsonPrinter)(nil)
 
-func (p *jsonPrinter) Start(string, string) {
-	p.enc = json.NewEncoder(p.out)
-	p.enc.SetEscapeHTML(false)
-}
+func (p *jsonPrinter) Start(string, string) {}
 func (p *jsonPrinter) Command(string)            {}
-func (p *jsonPrinter) Finding(f finding.Finding) error { return p.enc.Encode(f) }
+func (p *jsonPrinter) Finding(_ finding.Finding, line []byte) error {
+	_, err := p.out.Write(line)
+	return err
+}
 func (p *jsonPrinter) Summary(s summary) {
 	if p.buf != nil {
 		_ = p.buf.Flush()
@@ -144,7 +143,7 @@ func (p *humanPrinter) Command(display string) {
 	fmt.Fprintf(p.errw, "sortie: $ %s\n", display)
 }
 
-func (p *humanPrinter) Finding(f finding.Finding) error {
+func (p *humanPrinter) Finding(f finding.Finding, _ []byte) error {
 	switch f.Kind() {
 	case finding.TypeTarget, finding.TypeProgress, finding.TypeStat:
 		return nil

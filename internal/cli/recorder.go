@@ -83,13 +83,13 @@ func (r *recorder) scope() finding.Scope {
 
 // emit stores a stamped finding and shows it if it is new.
 func (r *recorder) emit(f finding.Finding) {
-	isNew, err := r.fw.Write(f)
+	line, isNew, err := r.fw.WriteLine(f)
 	if err != nil && r.writeErr == nil {
 		r.writeErr = err
 		r.stop(err)
 	}
 	if isNew && r.outputErr() == nil {
-		if err := r.printer.Finding(f); err != nil {
+		if err := r.printer.Finding(f, line); err != nil {
 			r.outputFailed(err)
 		}
 	}

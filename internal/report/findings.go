@@ -26,7 +26,8 @@ type FindingsWriter struct {
 	mu        sync.Mutex
 	f         *os.File
 	w         *bufio.Writer
-	enc       *json.Encoder
+	enc       *json.Encoder // encodes into line
+	line      bytes.Buffer
 	seen      idSet
 	counts    map[finding.Type]int
 	lastFlush time.Time
@@ -90,10 +91,10 @@ func dropTornLine(f *os.File) error {
 func NewFindingsWriter(w io.Writer) *FindingsWriter { return newFindingsWriter(w) }
 
 func newFindingsWriter(w io.Writer) *FindingsWriter {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &FindingsWriter{w: bw, enc: enc, counts: map[finding.Type]int{}, lastFlush: time.Now()}
+	fw := &FindingsWriter{w: bufio.NewWriterSize(w, 256<<10), counts: map[finding.Type]int{}, lastFlush: time.Now()}
+	fw.enc = json.NewEncoder(&fw.line)
+	fw.enc.SetEscapeHTML(false)
+	return fw
 }
 
 func (fw *FindingsWriter) loadExisting(r io.Reader) error {
@@ -136,35 +137,49 @@ func idKey(id string) (uint64, bool) {
 // Write appends f unless a finding with the same id was written before; it
 // reports whether f was new. f must be stamped.
 func (fw *FindingsWriter) Write(f finding.Finding) (bool, error) {
+	_, isNew, err := fw.WriteLine(f)
+	return isNew, err
+}
+
+// WriteLine is Write, also returning the JSON line written (with its
+// newline), so that a caller streaming JSON need not encode again. The line
+// is valid until the next write.
+func (fw *FindingsWriter) WriteLine(f finding.Finding) ([]byte, bool, error) {
 	k, ok := idKey(f.Base().ID)
 	if !ok {
-		return false, fmt.Errorf("write finding: missing or bad id %q", f.Base().ID)
+		return nil, false, fmt.Errorf("write finding: missing or bad id %q", f.Base().ID)
 	}
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	if fw.err != nil {
-		return false, fw.err
+		return nil, false, fw.err
 	}
 	if !fw.seen.add(k) {
-		return false, nil
+		return nil, false, nil
 	}
 	// Added before it is written: if the write fails, fw.err stops every
 	// later write anyway.
+	fw.line.Reset()
 	if err := fw.enc.Encode(f); err != nil {
 		fw.err = fmt.Errorf("write finding: %w", err)
-		return false, fw.err
+		return nil, false, fw.err
+	}
+	line := fw.line.Bytes()
+	if _, err := fw.w.Write(line); err != nil {
+		fw.err = fmt.Errorf("write finding: %w", err)
+		return nil, false, fw.err
 	}
 	fw.counts[f.Kind()]++
 	if now := time.Now(); now.Sub(fw.lastFlush) >= flushEvery {
 		fw.lastFlush = now
 		if err := fw.w.Flush(); err != nil {
 			fw.err = fmt.Errorf("write findings: %w", err)
-			return true, fw.err
+			return line, true, fw.err
 		}
 	} else if fw.timer == nil {
 		fw.timer = time.AfterFunc(flushEvery, fw.timedFlush)
 	}
-	return true, nil
+	return line, true, nil
 }
 
 func (fw *FindingsWriter) timedFlush() {
