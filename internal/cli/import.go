@@ -72,11 +72,7 @@ func runImport(ctx context.Context, g *globalOptions, opts *importOptions, toolN
 		finding.Stamp(f, scope, time.Now())
 		rec.emit(f)
 	})
-	if st.Garbage > 0 {
-		msg := fmt.Sprintf("%d lines of %s output could not be read and were skipped", st.Garbage, d.Name)
-		if st.FirstError != nil {
-			msg += fmt.Sprintf(" (first: %v)", st.FirstError)
-		}
+	if msg := st.Summary(d.Name); msg != "" {
 		w := &finding.Warning{Message: msg}
 		finding.Stamp(w, scope, time.Now())
 		rec.emit(w)

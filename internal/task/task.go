@@ -192,11 +192,7 @@ func (r *run) do(ctx context.Context) error {
 			break
 		}
 	}
-	if r.res.Parse.Garbage > 0 {
-		msg := fmt.Sprintf("%d lines of %s output could not be read and were skipped", r.res.Parse.Garbage, d.Name)
-		if r.res.Parse.FirstError != nil {
-			msg += fmt.Sprintf(" (first: %v)", r.res.Parse.FirstError)
-		}
+	if msg := r.res.Parse.Summary(d.Name); msg != "" {
 		r.emit(&finding.Warning{Message: msg})
 	}
 	return nil

@@ -22,6 +22,19 @@ type ParseStats struct {
 	FirstError error
 }
 
+// Summary describes the unreadable lines for a warning, or "" when there
+// were none.
+func (st ParseStats) Summary(tool string) string {
+	if st.Garbage == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("%d lines of %s output could not be read and were skipped", st.Garbage, tool)
+	if st.FirstError != nil {
+		msg += fmt.Sprintf(" (first: %v)", st.FirstError)
+	}
+	return msg
+}
+
 // LineParser feeds lines to d's line parser and keeps the counts. It is what
 // the task runner calls for every stdout line.
 type LineParser struct {
