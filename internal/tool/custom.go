@@ -649,6 +649,10 @@ func entriesInOrder(m map[string]yamlEntry) []yamlEntry {
 	return out
 }
 
+// reservedOptionNames are sortie's own flags on "sortie x TOOL": a tool
+// option with one of these names could not be given on the command line.
+var reservedOptionNames = []string{"help", "input", "out", "task-timeout", "memory-limit", "stop-grace", "json", "quiet", "tools-dir", "version"}
+
 var optionKinds = []string{"string", "int", "float", "bool", "duration", "list"}
 
 func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
@@ -684,6 +688,9 @@ func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
 			continue
 		case unified:
 			l.errorf(e.value, "extra option %q is a unified option: map it under options", name)
+			continue
+		case slices.Contains(reservedOptionNames, strings.ReplaceAll(name, "_", "-")):
+			l.errorf(e.value, "extra option %q clashes with sortie's own flag --%s; choose another name", name, strings.ReplaceAll(name, "_", "-"))
 			continue
 		case slices.ContainsFunc(d.Extra, func(x Option) bool { return x.Name == name }):
 			l.errorf(e.value, "duplicate extra option %q", name)

@@ -537,6 +537,7 @@ extra_options:
   - {name: tags, kind: list, flag: -tags, join: ",", unit: s}
   - {name: nf, kind: int}
   - {kind: int, flag: -x}
+  - {name: task_timeout, flag: -T}
 output: {format: jsonl}
 findings: [{type: url, fields: {url: "{url}"}}]
 `,
@@ -547,7 +548,8 @@ mytool.yaml:8:50: invalid default: option depth2: "abc" is not a whole number
 mytool.yaml:9:12: duplicate extra option "severity"
 mytool.yaml:10:54: extra_options[5]: unit applies only to duration options
 mytool.yaml:11:5: extra_options[6]: missing required key "flag"
-mytool.yaml:12:5: extra_options[7]: missing required key "name"`,
+mytool.yaml:12:5: extra_options[7]: missing required key "name"
+mytool.yaml:13:12: extra option "task_timeout" clashes with sortie's own flag --task-timeout; choose another name`,
 		},
 		{
 			name: "bad regex",
