@@ -59,11 +59,7 @@ func DefaultPort(scheme string) int {
 // normalizeHost lower-cases a host name and drops a trailing dot. IP
 // addresses come back in canonical form.
 func normalizeHost(h string) string {
-	h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
-	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return a.Unmap().String()
-	}
-	return h
+	return normalizeIP(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), "."))
 }
 
 // normalizeIP canonicalises an IP address; anything else is returned trimmed.
@@ -159,7 +155,6 @@ var dateLayouts = []string{
 	"2006/01/02",
 	"2006-01-02 15:04",
 	"Jan _2 15:04:05 2006 MST",
-	"Jan _2 15:04:05 2006 GMT",
 	"2006-01-02",
 	"02-Jan-2006",
 	"2006.01.02",
