@@ -43,20 +43,33 @@ const (
 func startDNS(t *testing.T) string {
 	t.Helper()
 	bin := needCommand(t, "dnsmasq", "dnsmasq-base")
-	var lastErr string
-	for range 3 { // the free port may be taken between probe and bind
-		port := freeUDPPort(t)
-		addr := "127.0.0.1:" + itoa(port)
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, bin, "--no-daemon", "--conf-file=/dev/null", "--pid-file=",
-			"--log-facility=-", "--listen-address=127.0.0.1", "--port="+itoa(port), "--bind-interfaces",
+	port := startService(t, "dnsmasq", func() int { return freeUDPPort(t) }, func(port int) []string {
+		return []string{bin, "--no-daemon", "--conf-file=/dev/null", "--pid-file=",
+			"--log-facility=-", "--listen-address=127.0.0.1", "--port=" + itoa(port), "--bind-interfaces",
 			"--no-resolv", "--no-hosts",
-			"--address=/"+zone+"/127.0.0.1",
-			"--host-record=mail."+zone+",127.0.0.1",
-			"--mx-host="+zone+",mail."+zone+",10",
-			"--txt-record="+zone+","+spfText,
-			"--cname=www."+zone+","+zone,
-		)
+			"--address=/" + zone + "/127.0.0.1",
+			"--host-record=mail." + zone + ",127.0.0.1",
+			"--mx-host=" + zone + ",mail." + zone + ",10",
+			"--txt-record=" + zone + "," + spfText,
+			"--cname=www." + zone + "," + zone,
+		}
+	}, func(port int, exited <-chan struct{}) bool { return dnsReady("127.0.0.1:"+itoa(port), exited) })
+	return "127.0.0.1:" + itoa(port)
+}
+
+// startService starts a test service on a port from pick, retrying with a
+// new port when it does not come up (the free port may be taken between
+// probe and bind). ready waits until it answers or exits. The service is
+// stopped when the test ends.
+func startService(t *testing.T, name string, pick func() int, argv func(port int) []string,
+	ready func(port int, exited <-chan struct{}) bool) int {
+	t.Helper()
+	var lastErr string
+	for range 3 {
+		port := pick()
+		ctx, cancel := context.WithCancel(context.Background())
+		args := argv(port)
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		var stderr lockedBuffer
 		cmd.Stdout, cmd.Stderr = &stderr, &stderr
 		if err := cmd.Start(); err != nil {
@@ -66,16 +79,15 @@ func startDNS(t *testing.T) string {
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
 		stop := func() { cancel(); <-exited }
-
-		if dnsReady(addr, exited) {
+		if ready(port, exited) {
 			t.Cleanup(stop)
-			return addr
+			return port
 		}
 		stop()
 		lastErr = stderr.String()
 	}
-	t.Fatalf("dnsmasq did not start:\n%s", lastErr)
-	return ""
+	t.Fatalf("%s did not start:\n%s", name, lastErr)
+	return 0
 }
 
 // dnsReady waits until the server at addr resolves mail.test.local, or the
@@ -178,29 +190,10 @@ func startSSHD(t *testing.T) sshServer {
 		t.Fatal(err)
 	}
 
-	var lastErr string
-	for range 3 { // the free port may be taken between probe and bind
-		port := closedPort(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, sshd, "-D", "-e", "-f", config, "-p", itoa(port))
-		var stderr lockedBuffer
-		cmd.Stdout, cmd.Stderr = &stderr, &stderr
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		stop := func() { cancel(); <-exited }
-		if sshReady(port, exited) {
-			t.Cleanup(stop)
-			return sshServer{Port: port, HostKeyFingerprint: fp}
-		}
-		stop()
-		lastErr = stderr.String()
-	}
-	t.Fatalf("sshd did not start:\n%s", lastErr)
-	return sshServer{}
+	port := startService(t, "sshd", func() int { return closedPort(t) }, func(port int) []string {
+		return []string{sshd, "-D", "-e", "-f", config, "-p", itoa(port)}
+	}, sshReady)
+	return sshServer{Port: port, HostKeyFingerprint: fp}
 }
 
 // sshReady waits until the server on port sends an SSH banner, or the
