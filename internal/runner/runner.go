@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -362,7 +363,9 @@ func start(spec Spec) (p *process, err error) {
 	}
 	cmd.Dir = spec.Dir
 	cmd.Env = spec.env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if sortie itself is SIGKILLed (an OOM kill, a worker's
+	// eviction past its grace), the tool must not run on unsupervised.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 	// Everything opened here is closed on error; the child's ends are
 	// closed in the parent as soon as the child has them.
@@ -414,7 +417,12 @@ func start(spec Spec) (p *process, err error) {
 		p.stdinW = inW
 	}
 
-	if err := cmd.Start(); err != nil {
+	// The death signal follows the thread that forked, not the process:
+	// keep this goroutine on its thread so the thread outlives the start.
+	runtime.LockOSThread()
+	err = cmd.Start()
+	runtime.UnlockOSThread()
+	if err != nil {
 		return nil, startError(spec.Path, err)
 	}
 	p.start = time.Now()

@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors of Claim that callers branch on.
+var (
+	// ErrChunkFinished: the chunk is already terminal (a redelivery after
+	// its result was written). The fan-in has been replayed; ack it.
+	ErrChunkFinished = errors.New("chunk already finished")
+	// ErrRunCancelled: the chunk's run was cancelled.
+	ErrRunCancelled = errors.New("run cancelled")
+	// ErrLeaseLost: another worker owns the chunk now; this worker must
+	// neither write a result nor acknowledge.
+	ErrLeaseLost = errors.New("lease lost to another worker")
+)
+
+// AttemptsExhaustedError: the chunk has used its attempts.
+type AttemptsExhaustedError struct{ Attempts int }
+
+func (e *AttemptsExhaustedError) Error() string {
+	return fmt.Sprintf("chunk gave up after %d attempts", e.Attempts)
+}
+
+// Attempt is one worker's ownership of a chunk. Every write it makes is
+// fenced by the record's revision at claim time.
+type Attempt struct {
+	e      *Engine
+	Chunk  *Chunk
+	Number int
+	Worker string
+	rev    uint64
+	rec    ChunkRecord
+}
+
+// Claim starts an attempt on a delivered chunk: it counts the attempt on the
+// chunk's logical id with compare-and-swap and records the owner.
+func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts int) (*Attempt, error) {
+	key := c.Key()
+	for {
+		var rec ChunkRecord
+		rev, err := getJSON(ctx, e.chunks, key, &rec)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), State: ChunkPending}
+			rev = 0
+		case err != nil:
+			return nil, err
+		}
+		if rec.State.Terminal() {
+			if err := e.fanIn(ctx, c, &rec); err != nil {
+				return nil, err
+			}
+			return nil, ErrChunkFinished
+		}
+		if e.Cancelled(ctx, c.Run) {
+			return nil, ErrRunCancelled
+		}
+		if rec.Attempt >= maxAttempts {
+			return nil, &AttemptsExhaustedError{Attempts: rec.Attempt}
+		}
+		now := time.Now().UTC()
+		rec.State, rec.Attempt, rec.Worker, rec.Started = ChunkRunning, rec.Attempt+1, worker, &now
+		b, _ := json.Marshal(&rec)
+		var newRev uint64
+		if rev == 0 {
+			newRev, err = e.chunks.Create(ctx, key, b)
+		} else {
+			newRev, err = e.chunks.Update(ctx, key, b, rev)
+		}
+		if isConflict(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("engine: claim chunk %s: %w", key, err)
+		}
+		a := &Attempt{e: e, Chunk: c, Number: rec.Attempt, Worker: worker, rev: newRev, rec: rec}
+		e.event(Event{Type: "chunk.started", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: rec.Attempt, Worker: worker})
+		return a, nil
+	}
+}
+
+// StillOwner reports whether this attempt still owns its chunk. A worker
+// checks before each heartbeat: one that was paused past its lease finds a
+// newer attempt and must stop.
+func (a *Attempt) StillOwner(ctx context.Context) (bool, error) {
+	ent, err := a.e.chunks.Get(ctx, a.Chunk.Key())
+	if err != nil {
+		return false, err
+	}
+	return ent.Revision() == a.rev, nil
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	State    ChunkState
+	Reason   string
+	ExitCode int
+	Findings int
+	// Remainder, when set, is enqueued as a continuation chunk in the same
+	// fan-in (eviction policy requeue-remainder).
+	Remainder []string
+}
+
+// Finish writes the attempt's outcome, fenced: if another attempt has
+// claimed the chunk since, it returns ErrLeaseLost and writes nothing. Then
+// it enqueues the continuation, if any, and counts the chunk in its task's
+// fan-in. The caller acknowledges the delivery only after Finish succeeds.
+func (a *Attempt) Finish(ctx context.Context, o Outcome) error {
+	c := a.Chunk
+	rec := a.rec
+	now := time.Now().UTC()
+	rec.State, rec.Reason, rec.ExitCode, rec.Findings, rec.Finished = o.State, o.Reason, o.ExitCode, o.Findings, &now
+	var cont *Chunk
+	if len(o.Remainder) > 0 {
+		cont = continuation(c, a.Number, o.Remainder)
+		rec.Continuation = cont.ID
+	}
+	b, _ := json.Marshal(&rec)
+	if _, err := a.e.chunks.Update(ctx, c.Key(), b, a.rev); err != nil {
+		if isConflict(err) {
+			return ErrLeaseLost
+		}
+		return fmt.Errorf("engine: finish chunk %s: %w", c.Key(), err)
+	}
+	if cont != nil {
+		if err := a.e.enqueue(ctx, []*Chunk{cont}); err != nil {
+			return err
+		}
+	}
+	return a.e.fanIn(ctx, c, &rec)
+}
+
+// continuation is the chunk that carries on with the targets chunk c did
+// not finish in the given attempt. Its id is derived, so a replay of the
+// same completion enqueues the same chunk (deduplicated by message id).
+func continuation(c *Chunk, attempt int, targets []string) *Chunk {
+	n := *c
+	n.ID = fmt.Sprintf("%sr%d", c.ID, attempt)
+	n.Index = -1
+	n.Targets = targets
+	return &n
+}
+
+// Settle ends a chunk that no attempt owns: cancelled before it started, or
+// abandoned (attempts exhausted, invalid). It does nothing to a chunk that is
+// already terminal, and counts the chunk in its fan-in.
+func (e *Engine) Settle(ctx context.Context, c *Chunk, state ChunkState, reason string) error {
+	key := c.Key()
+	for {
+		var rec ChunkRecord
+		rev, err := getJSON(ctx, e.chunks, key, &rec)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets)}
+			rev = 0
+		case err != nil:
+			return err
+		}
+		if !rec.State.Terminal() {
+			now := time.Now().UTC()
+			rec.State, rec.Reason, rec.Finished = state, reason, &now
+			b, _ := json.Marshal(&rec)
+			if rev == 0 {
+				_, err = e.chunks.Create(ctx, key, b)
+			} else {
+				_, err = e.chunks.Update(ctx, key, b, rev)
+			}
+			if isConflict(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("engine: settle chunk %s: %w", key, err)
+			}
+		}
+		return e.fanIn(ctx, c, &rec)
+	}
+}
+
+// fanIn counts a terminal chunk in its task's barrier. The chunk's bit (or
+// continuation entry) and its state count change in one compare-and-swap,
+// so replays and duplicate completions change nothing. The completion that
+// fills the barrier finishes the task, and the last task the run.
+func (e *Engine) fanIn(ctx context.Context, c *Chunk, rec *ChunkRecord) error {
+	task, changed, err := updateJSON(ctx, e.tasks, c.TaskKey(), func(t *TaskRecord) bool {
+		if c.Index >= 0 {
+			if c.Index >= t.Chunks || bitSet(t.Done, c.Index) {
+				return false
+			}
+			setBit(t.Done, c.Index)
+		} else {
+			if t.Continuations == nil {
+				t.Continuations = map[string]bool{}
+			}
+			if t.Continuations[c.ID] {
+				return false
+			}
+			t.Continuations[c.ID] = true
+		}
+		if rec.Continuation != "" {
+			if t.Continuations == nil {
+				t.Continuations = map[string]bool{}
+			}
+			if _, ok := t.Continuations[rec.Continuation]; !ok {
+				t.Continuations[rec.Continuation] = false
+			}
+		}
+		if t.States == nil {
+			t.States = map[ChunkState]int{}
+		}
+		t.States[rec.State]++
+		t.Findings += rec.Findings
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("engine: fan-in of task %s: %w", c.TaskKey(), err)
+	}
+	if changed {
+		e.event(Event{Type: "chunk.finished", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: rec.Attempt,
+			Worker: rec.Worker, State: string(rec.State), Reason: rec.Reason})
+	}
+	if !task.complete() {
+		return nil
+	}
+	return e.finishTask(ctx, c.Run, c.Task)
+}
+
+// finishTask marks a complete task finished and counts it in its run. It is
+// idempotent: a crash between any two writes converges on replay.
+func (e *Engine) finishTask(ctx context.Context, runID, taskID string) error {
+	cancelled := e.Cancelled(ctx, runID)
+	task, changed, err := updateJSON(ctx, e.tasks, TaskKey(runID, taskID), func(t *TaskRecord) bool {
+		if t.State != TaskRunning {
+			return false
+		}
+		now := time.Now().UTC()
+		t.State, t.Finished = t.finalState(cancelled), &now
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("engine: finish task %s: %w", TaskKey(runID, taskID), err)
+	}
+	if changed {
+		e.event(Event{Type: "task.finished", Run: runID, Task: taskID, State: string(task.State)})
+	}
+	run, changed, err := updateJSON(ctx, e.runs, runID, func(r *RunRecord) bool {
+		if r.TasksDone == nil {
+			r.TasksDone = map[string]TaskState{}
+		}
+		if _, ok := r.TasksDone[taskID]; ok && r.State.Terminal() {
+			return false
+		}
+		r.TasksDone[taskID] = task.State
+		if len(r.TasksDone) < len(r.Tasks) || r.State.Terminal() {
+			return true
+		}
+		now := time.Now().UTC()
+		r.State, r.Finished = runState(r.TasksDone, r.CancelRequested), &now
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("engine: finish run %s: %w", runID, err)
+	}
+	if changed && run.State.Terminal() {
+		// Waiters block on this event: publish it synchronously, with an id
+		// so a replay stores it once.
+		return e.publishEvent(ctx, Event{Type: "run.finished", Run: runID, State: string(run.State)}, "run.finished."+runID)
+	}
+	return nil
+}
+
+// runState is a finished run's state from its tasks' states.
+func runState(tasks map[string]TaskState, cancelRequested bool) RunState {
+	n := map[TaskState]int{}
+	for _, s := range tasks {
+		n[s]++
+	}
+	switch {
+	case cancelRequested:
+		return RunCancelled
+	case n[TaskDone] == len(tasks):
+		return RunDone
+	case n[TaskFailed] == len(tasks):
+		return RunFailed
+	}
+	return RunPartial
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// event publishes a lifecycle event without waiting: events inform viewers,
+// the records are the truth.
+func (e *Engine) event(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	b, _ := json.Marshal(ev)
+	if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: eventSubject(ev.Run), Data: b}); err != nil {
+		e.log.Warn("publish event", "type", ev.Type, "run_id", ev.Run, "err", err)
+	}
+}
+
+// publishEvent publishes an event and waits for it to be stored.
+func (e *Engine) publishEvent(ctx context.Context, ev Event, msgID string) error {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	b, _ := json.Marshal(ev)
+	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: eventSubject(ev.Run), Data: b}, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return fmt.Errorf("engine: publish %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// Publisher sends one attempt's findings. Publishes are asynchronous; Flush
+// waits until the stream has stored every one.
+type Publisher struct {
+	e       *Engine
+	run     string
+	futures []jetstream.PubAckFuture
+	n       int
+}
+
+// Findings returns a publisher for findings of run.
+func (e *Engine) Findings(run string) *Publisher { return &Publisher{e: e, run: run} }
+
+// Publish sends one finding, JSON-encoded, with its id as message id so a
+// redelivered chunk stores it once.
+func (p *Publisher) Publish(typ, id string, line []byte) error {
+	f, err := p.e.js.PublishMsgAsync(&nats.Msg{Subject: findingSubject(p.run, typ), Data: line}, jetstream.WithMsgID(id))
+	if err != nil {
+		return fmt.Errorf("engine: publish finding: %w", err)
+	}
+	p.futures = append(p.futures, f)
+	p.n++
+	// Keep the list short on long chunks: collect what is already stored.
+	if len(p.futures) >= 1024 {
+		return p.collect(false)
+	}
+	return nil
+}
+
+// Count is the number of findings published.
+func (p *Publisher) Count() int { return p.n }
+
+// Flush waits until every finding published so far is stored.
+func (p *Publisher) Flush(ctx context.Context) error {
+	err := waitAcks(ctx, p.futures)
+	p.futures = p.futures[:0]
+	return err
+}
+
+// collect drops the futures already acknowledged and reports a failed one.
+func (p *Publisher) collect(block bool) error {
+	keep := p.futures[:0]
+	for _, f := range p.futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("engine: publish finding: %w", err)
+		default:
+			keep = append(keep, f)
+		}
+	}
+	p.futures = keep
+	return nil
+}
+
+// Follow delivers, in order, every message of the run's findings (or
+// events) stored so far and then new ones as they arrive, until ctx ends.
+// caughtUp is closed once the messages stored at the start are delivered.
+func (e *Engine) follow(ctx context.Context, stream, subject string, fn func([]byte)) (caughtUp <-chan struct{}, err error) {
+	cons, err := e.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: follow %s: %w", subject, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: follow %s: %w", subject, err)
+	}
+	pending := info.NumPending
+	done := make(chan struct{})
+	if pending == 0 {
+		close(done)
+	}
+	var seen uint64
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		fn(m.Data())
+		if seen++; seen == pending {
+			close(done)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: follow %s: %w", subject, err)
+	}
+	go func() {
+		<-ctx.Done()
+		cc.Stop()
+	}()
+	return done, nil
+}
+
+// FollowFindings delivers the run's findings (JSON lines) in order.
+func (e *Engine) FollowFindings(ctx context.Context, run string, fn func([]byte)) (<-chan struct{}, error) {
+	return e.follow(ctx, FindingsStream, "sortie.findings."+run+".>", fn)
+}
+
+// FollowEvents delivers the run's events in order.
+func (e *Engine) FollowEvents(ctx context.Context, run string, fn func(Event)) (<-chan struct{}, error) {
+	return e.follow(ctx, EventsStream, eventSubject(run), func(b []byte) {
+		var ev Event
+		if json.Unmarshal(b, &ev) == nil {
+			fn(ev)
+		}
+	})
+}
+
+// Command records the command line (secrets redacted) an attempt runs.
+func (e *Engine) Command(c *Chunk, attempt int, display string) {
+	e.event(Event{Type: "chunk.command", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: attempt, Reason: display})
+}

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNoRun means the engine has no run with that id.
+var ErrNoRun = errors.New("no such run")
+
+// Run reads a run's record.
+func (e *Engine) Run(ctx context.Context, id string) (RunRecord, error) {
+	var r RunRecord
+	if !validToken(id) {
+		return r, fmt.Errorf("run %q: %w", id, ErrNoRun)
+	}
+	_, err := getJSON(ctx, e.runs, id, &r)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return r, fmt.Errorf("run %s: %w", id, ErrNoRun)
+	}
+	return r, err
+}
+
+// Runs lists every run, newest first.
+func (e *Engine) Runs(ctx context.Context) ([]RunRecord, error) {
+	var out []RunRecord
+	err := e.eachKey(ctx, e.runs, ">", func(key string, b []byte) {
+		var r RunRecord
+		if json.Unmarshal(b, &r) == nil {
+			out = append(out, r)
+		}
+	})
+	slices.SortFunc(out, func(a, b RunRecord) int { return b.Created.Compare(a.Created) })
+	return out, err
+}
+
+// Tasks lists a run's tasks.
+func (e *Engine) Tasks(ctx context.Context, run string) ([]TaskRecord, error) {
+	var out []TaskRecord
+	err := e.eachKey(ctx, e.tasks, run+".*", func(key string, b []byte) {
+		var t TaskRecord
+		if json.Unmarshal(b, &t) == nil {
+			out = append(out, t)
+		}
+	})
+	slices.SortFunc(out, func(a, b TaskRecord) int { return naturalCompare(a.ID, b.ID) })
+	return out, err
+}
+
+// Chunks lists the chunks of a run that have a record (claimed or settled);
+// planned chunks no worker has touched yet have none.
+func (e *Engine) Chunks(ctx context.Context, run string) ([]ChunkRecord, error) {
+	var out []ChunkRecord
+	err := e.eachKey(ctx, e.chunks, run+".>", func(key string, b []byte) {
+		var c ChunkRecord
+		if json.Unmarshal(b, &c) == nil {
+			out = append(out, c)
+		}
+	})
+	slices.SortFunc(out, func(a, b ChunkRecord) int {
+		if c := naturalCompare(a.Task, b.Task); c != 0 {
+			return c
+		}
+		return naturalCompare(a.ID, b.ID)
+	})
+	return out, err
+}
+
+// eachKey calls fn with each key matching filter and its value.
+func (e *Engine) eachKey(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(string, []byte)) error {
+	w, err := kv.WatchFiltered(ctx, []string{filter}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case ent := <-w.Updates():
+			if ent == nil {
+				return nil // caught up
+			}
+			fn(ent.Key(), ent.Value())
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// DeadLetters lists the dead letters of a run ("" for all).
+func (e *Engine) DeadLetters(ctx context.Context, run string) ([]DeadLetter, error) {
+	subject := "sortie.dead.*.>"
+	if run != "" {
+		subject = "sortie.dead.*." + run
+	}
+	var out []DeadLetter
+	err := e.readAll(ctx, DeadStream, subject, func(b []byte) {
+		var d DeadLetter
+		if json.Unmarshal(b, &d) == nil {
+			out = append(out, d)
+		}
+	})
+	return out, err
+}
+
+// readAll reads every message stored on subject, then returns.
+func (e *Engine) readAll(ctx context.Context, stream, subject string, fn func([]byte)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done, err := e.follow(ctx, stream, subject, fn)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// ReadFindings delivers every finding of the run stored so far.
+func (e *Engine) ReadFindings(ctx context.Context, run string, fn func([]byte)) error {
+	return e.readAll(ctx, FindingsStream, "sortie.findings."+run+".>", fn)
+}
+
+// WaitRun blocks until the run is finished and returns its final record.
+func (e *Engine) WaitRun(ctx context.Context, id string) (RunRecord, error) {
+	w, err := e.runs.Watch(ctx, id)
+	if err != nil {
+		return RunRecord{}, err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case ent, ok := <-w.Updates():
+			if !ok {
+				return RunRecord{}, errors.New("engine: run watch closed")
+			}
+			if ent == nil || ent.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var r RunRecord
+			if json.Unmarshal(ent.Value(), &r) == nil && r.State.Terminal() {
+				return r, nil
+			}
+		case <-ctx.Done():
+			return RunRecord{}, context.Cause(ctx)
+		}
+	}
+}
+
+// Cancelled reports whether the run was cancelled. An error reading the flag
+// counts as not cancelled: the run goes on.
+func (e *Engine) Cancelled(ctx context.Context, run string) bool {
+	_, err := e.cancels.Get(ctx, run)
+	return err == nil
+}
+
+// CancelRun stops a run cluster-wide: it raises the run's cancel flag, which
+// every worker watches (running chunks stop, keeping their findings, and
+// end cancelled), and settles as cancelled every chunk nobody runs: never
+// claimed, or held by a worker that is no longer alive.
+func (e *Engine) CancelRun(ctx context.Context, id string) (RunRecord, error) {
+	run, err := e.Run(ctx, id)
+	if err != nil {
+		return run, err
+	}
+	if run.State.Terminal() {
+		return run, nil
+	}
+	if _, err := e.cancels.Put(ctx, id, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return run, fmt.Errorf("engine: cancel run %s: %w", id, err)
+	}
+	if _, _, err := updateJSON(ctx, e.runs, id, func(r *RunRecord) bool {
+		if r.CancelRequested {
+			return false
+		}
+		r.CancelRequested = true
+		return true
+	}); err != nil {
+		return run, err
+	}
+	e.event(Event{Type: "run.cancel", Run: id})
+	live := map[string]bool{}
+	if ws, err := e.Workers(ctx); err == nil {
+		for _, w := range ws {
+			live[w.ID] = true
+		}
+	}
+	tasks, err := e.Tasks(ctx, id)
+	if err != nil {
+		return run, err
+	}
+	for _, t := range tasks {
+		var pending []*Chunk
+		for i := 0; i < t.Chunks; i++ {
+			if !bitSet(t.Done, i) {
+				pending = append(pending, &Chunk{Run: id, Task: t.ID, ID: strconv.Itoa(i), Index: i, Tool: t.Tool, Pool: t.Pool})
+			}
+		}
+		for cid, done := range t.Continuations {
+			if !done {
+				pending = append(pending, &Chunk{Run: id, Task: t.ID, ID: cid, Index: -1, Tool: t.Tool, Pool: t.Pool})
+			}
+		}
+		for _, c := range pending {
+			var rec ChunkRecord
+			_, err := getJSON(ctx, e.chunks, c.Key(), &rec)
+			if err == nil && rec.State == ChunkRunning && live[rec.Worker] {
+				continue // its worker stops it
+			}
+			if err := e.settleCancelled(ctx, c, live); err != nil {
+				return run, err
+			}
+		}
+	}
+	return e.Run(ctx, id)
+}
+
+// settleCancelled settles a chunk as cancelled unless a live worker claimed
+// it in the meantime.
+func (e *Engine) settleCancelled(ctx context.Context, c *Chunk, live map[string]bool) error {
+	key := c.Key()
+	for {
+		var rec ChunkRecord
+		rev, err := getJSON(ctx, e.chunks, key, &rec)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool}
+			rev = 0
+		case err != nil:
+			return err
+		}
+		if rec.State == ChunkRunning && live[rec.Worker] {
+			return nil
+		}
+		if !rec.State.Terminal() {
+			now := time.Now().UTC()
+			rec.State, rec.Reason, rec.Finished = ChunkCancelled, "cancelled", &now
+			b, _ := json.Marshal(&rec)
+			if rev == 0 {
+				_, err = e.chunks.Create(ctx, key, b)
+			} else {
+				_, err = e.chunks.Update(ctx, key, b, rev)
+			}
+			if isConflict(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return e.fanIn(ctx, c, &rec)
+	}
+}
+
+// WatchCancels calls fn with the id of each run cancelled from now on,
+// until ctx ends.
+func (e *Engine) WatchCancels(ctx context.Context, fn func(run string)) error {
+	w, err := e.cancels.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer w.Stop()
+		for {
+			select {
+			case ent, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if ent != nil {
+					fn(ent.Key())
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// Heartbeat publishes a worker's liveness entry; it expires after
+// WorkerTTL unless refreshed.
+func (e *Engine) Heartbeat(ctx context.Context, w WorkerRecord) error {
+	b, _ := json.Marshal(w)
+	_, err := e.workers.Put(ctx, w.ID, b)
+	return err
+}
+
+// RemoveWorker deletes a stopping worker's entry.
+func (e *Engine) RemoveWorker(ctx context.Context, id string) error {
+	return e.workers.Delete(ctx, id)
+}
+
+// Workers lists live workers.
+func (e *Engine) Workers(ctx context.Context) ([]WorkerRecord, error) {
+	var out []WorkerRecord
+	err := e.eachKey(ctx, e.workers, ">", func(_ string, b []byte) {
+		var w WorkerRecord
+		if json.Unmarshal(b, &w) == nil {
+			out = append(out, w)
+		}
+	})
+	slices.SortFunc(out, func(a, b WorkerRecord) int { return strings.Compare(a.ID, b.ID) })
+	return out, err
+}
+
+// naturalCompare orders "2" before "10" and "3r1" after "3".
+func naturalCompare(a, b string) int {
+	na, ea := leadingInt(a)
+	nb, eb := leadingInt(b)
+	if ea == nil && eb == nil && na != nb {
+		return na - nb
+	}
+	return strings.Compare(a, b)
+}
+
+func leadingInt(s string) (int, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return strconv.Atoi(s[:i])
+}
