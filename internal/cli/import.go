@@ -3,8 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"time"
 

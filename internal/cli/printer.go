@@ -68,7 +68,7 @@ type jsonPrinter struct {
 var _ printer = (*jsonPrinter)(nil)
 
 func (p *jsonPrinter) Start(string, string) {}
-func (p *jsonPrinter) Command(string)            {}
+func (p *jsonPrinter) Command(string)       {}
 func (p *jsonPrinter) Finding(_ finding.Finding, line []byte) error {
 	_, err := p.out.Write(line)
 	return err

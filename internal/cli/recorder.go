@@ -51,7 +51,10 @@ func (r *recorder) outputErr() error {
 // initial metadata. meta's ID, Started, State and Sortie are filled here.
 // stop is called when findings can no longer be stored or shown.
 func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, meta *report.Meta) (*recorder, error) {
-	id := report.NewRunID(time.Now())
+	id := meta.ID
+	if id == "" {
+		id = report.NewRunID(time.Now())
+	}
 	dir, err := openRunDir(out, id)
 	if err != nil {
 		var ue usageError
@@ -75,7 +78,7 @@ func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, m
 	return r, nil
 }
 
-// scope is the scope findings of this run are stamped with.
+// scope is the scope findings of this run are stamped with (sortie import).
 func (r *recorder) scope() finding.Scope {
 	// One task per run for now: its id is derived from the run's.
 	return finding.Scope{Run: r.meta.ID, Task: r.meta.ID + "/1", Source: finding.Source{Tool: r.meta.Tool}}

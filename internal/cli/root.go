@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -39,9 +40,30 @@ type globalOptions struct {
 	// Quiet hides the live view and the summary.
 	Quiet bool
 
+	// Config is the config file. Defaults to
+	// $XDG_CONFIG_HOME/sortie/config.yaml.
+	Config string
+	// LogFormat is how logs are written: text or json.
+	LogFormat string
+	// LogLevel is the lowest level logged: debug, info, warn, error.
+	LogLevel string
+
+	engine engineOptions
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	registry       *tool.Registry
+}
+
+// logger writes structured logs to stderr.
+func (g *globalOptions) logger() *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(g.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if g.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
 // usageError is a mistake in the command line: exit code 2.
@@ -122,6 +144,10 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 	pf.BoolVar(&g.JSON, "json", false, "stream findings as JSON lines on stdout")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no live view or summary")
 	pf.StringVar(&g.ToolsDir, "tools-dir", "", "directory of custom tool definitions (default $XDG_CONFIG_HOME/sortie/tools)")
+	pf.StringVar(&g.Config, "config", "", "config `FILE` (default $XDG_CONFIG_HOME/sortie/config.yaml)")
+	pf.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
+	pf.StringVar(&g.LogLevel, "log-level", "info", "lowest log level: debug, info, warn or error")
+	g.engine.flags(pf)
 
 	// Tool subcommands depend on the custom tools directory, which must be
 	// known before the flags are parsed: read it from the arguments first.
@@ -137,7 +163,45 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		newInstallCommand(g),
 		newHealthCommand(g),
 	)
+	cfgPath, explicit := configPath(configFromArgs(args))
+	cfg, err := loadConfig(cfgPath, explicit)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkConfigKeys(root, cfg, cfgPath); err != nil {
+		return nil, err
+	}
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applySettings(cmd, cfg, cfgPath); err != nil {
+			return err
+		}
+		if g.LogFormat != "text" && g.LogFormat != "json" {
+			return usagef("--log-format %q: want text or json", g.LogFormat)
+		}
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(g.LogLevel)); err != nil {
+			return usagef("--log-level %q: want debug, info, warn or error", g.LogLevel)
+		}
+		return nil
+	}
 	return root, nil
+}
+
+// configFromArgs finds --config in the raw arguments: the config file is
+// read before the flags are parsed.
+func configFromArgs(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--config="); ok {
+			return v
+		}
+		if a == "--config" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // toolsDirFromArgs finds --tools-dir in the raw arguments, then

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/install"
 	"github.com/sortie-sec/sortie/internal/report"
 	"github.com/sortie-sec/sortie/internal/target"
@@ -41,6 +42,17 @@ type taskOptions struct {
 	StopGrace time.Duration
 	// Values are the tool's option values, by option name.
 	Values map[string][]string
+	// Detach submits the run to the server and returns at once.
+	Detach bool
+	// ChunkSize is the number of targets per chunk. Defaults to the tool's
+	// chunk size, or all targets in one chunk.
+	ChunkSize int
+	// Pool routes the run's chunks to the workers of a pool. Defaults to
+	// "default".
+	Pool string
+	// Concurrency is the number of chunks a local run runs at once.
+	// Defaults to the number of CPUs.
+	Concurrency int
 }
 
 func newTaskCommand(g *globalOptions) *cobra.Command {
@@ -88,6 +100,10 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 	f.DurationVar(&opts.TaskTimeout, "task-timeout", 0, "stop the tool after this long and keep its findings (e.g. 10m)")
 	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "stop the tool when its processes use more memory (e.g. 2GiB)")
 	f.DurationVar(&opts.StopGrace, "stop-grace", 2*time.Second, "grace after SIGINT and again after SIGTERM before SIGKILL")
+	f.BoolVar(&opts.Detach, "detach", false, "submit the run to --server, print its id and return")
+	f.IntVar(&opts.ChunkSize, "chunk-size", 0, "targets per chunk; chunks run in parallel (default: the tool's, or all in one)")
+	f.StringVar(&opts.Pool, "pool", "default", "run on the workers of this `POOL`")
+	f.IntVar(&opts.Concurrency, "concurrency", 0, "chunks a local run runs at once (default: number of CPUs)")
 	unified, own := pflag.NewFlagSet("unified", pflag.ContinueOnError), pflag.NewFlagSet(d.Name, pflag.ContinueOnError)
 	for _, o := range d.OptionSet() {
 		fs := own
@@ -179,7 +195,6 @@ func collectOptionFlags(fs *pflag.FlagSet, d *tool.Definition) map[string][]stri
 	return values
 }
 
-
 // runTask is `sortie x`: validate, run the tool, stream and store findings.
 func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *taskOptions, args []string) error {
 	targets, err := collectTargets(g, opts.InputFile, args)
@@ -214,54 +229,39 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 			}
 		}
 	}
-	in, err := newInstaller(g)
-	if err != nil {
-		return err
+	if opts.Detach && !g.engine.remote() {
+		return usageError{withHint(errors.New("--detach needs a server: a local run lives in this process"), "start one with \"sortie server\" and workers with \"sortie worker --server URL\", then pass --server URL")}
 	}
-	bin, err := in.Locate(d)
-	if err != nil {
-		if cmd := install.InstallCommand(d); cmd != "" {
-			return withHint(err, fmt.Sprintf("%s installs %s", cmd, install.RecipeString(d)))
+	if opts.ChunkSize < 0 {
+		return usagef("--chunk-size %d: must be 0 (the tool's default) or more", opts.ChunkSize)
+	}
+	version := ""
+	if !g.engine.remote() {
+		// Local mode runs the tool here: a missing binary is an error now,
+		// not a failed chunk later.
+		in, err := newInstaller(g)
+		if err != nil {
+			return err
 		}
-		return err
+		bin, err := in.Locate(d)
+		if err != nil {
+			if cmd := install.InstallCommand(d); cmd != "" {
+				return withHint(err, fmt.Sprintf("%s installs %s", cmd, install.RecipeString(d)))
+			}
+			return err
+		}
+		version = cachedVersion(ctx, bin, d)
 	}
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	rec, err := startRecorder(g, opts.Out, cancel, &report.Meta{
-		Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values),
-		ToolVersion: cachedVersion(ctx, bin, d),
-	})
-	if err != nil {
-		return err
+	chunkSize := opts.ChunkSize
+	if chunkSize == 0 {
+		chunkSize = d.ChunkSize
 	}
-	dir := rec.dir
-	res, runErr := task.Run(ctx, task.Spec{
-		Tool: d, Binary: bin, Targets: targets, Options: opts.Values,
-		Dir: dir.File(report.WorkDir), RawDir: dir.File(report.RawDir),
-		Scope:   rec.scope(),
-		Timeout: opts.TaskTimeout, MemoryLimit: memLimit,
-		InterruptGrace: opts.StopGrace, TerminateGrace: opts.StopGrace,
-		OnCommand: func(display string) {
-			appendLine(dir.File(report.CommandFile), display)
-			rec.printer.Command(display)
-		},
-		Emit: rec.emit,
-	})
-	rec.meta.ExitCode, rec.meta.Commands = res.ExitCode, res.Commands
-	if err := errors.Join(runErr, rec.finish(string(res.State), res.Reason, res.Parse.Garbage)); err != nil {
-		return err
+	plan := engine.TaskPlan{
+		ID: "1", Tool: d.Name, Pool: opts.Pool, Targets: targets, Options: opts.Values, ChunkSize: chunkSize,
+		Timeout: opts.TaskTimeout, MemoryLimit: memLimit, StopGrace: opts.StopGrace,
 	}
-	if rec.outputErr() != nil {
-		return fmt.Errorf("stopped %s: cannot write to the output (%w); the findings so far are in %s", d.Name, rec.outputErr(), dir.Path)
-	}
-	switch res.State {
-	case task.StatePartial, task.StateCancelled:
-		return partialError{fmt.Sprintf("%s: partial results (%s); findings in %s", d.Name, res.Reason, dir.Path)}
-	case task.StateFailed:
-		return fmt.Errorf("%s failed (%s, exit code %d); details in %s", d.Name, res.Reason, res.ExitCode, dir.Path)
-	}
-	return nil
+	meta := &report.Meta{Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values), ToolVersion: version}
+	return startRun(ctx, g, opts.Out, opts.Detach, opts.Concurrency, meta, plan)
 }
 
 // collectTargets reads targets from the arguments, a file, or stdin when

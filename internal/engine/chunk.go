@@ -104,6 +104,8 @@ type Outcome struct {
 	Reason   string
 	ExitCode int
 	Findings int
+	// Garbage counts output lines that could not be parsed.
+	Garbage int
 	// Remainder, when set, is enqueued as a continuation chunk in the same
 	// fan-in (eviction policy requeue-remainder).
 	Remainder []string
@@ -117,7 +119,7 @@ func (a *Attempt) Finish(ctx context.Context, o Outcome) error {
 	c := a.Chunk
 	rec := a.rec
 	now := time.Now().UTC()
-	rec.State, rec.Reason, rec.ExitCode, rec.Findings, rec.Finished = o.State, o.Reason, o.ExitCode, o.Findings, &now
+	rec.State, rec.Reason, rec.ExitCode, rec.Findings, rec.Garbage, rec.Finished = o.State, o.Reason, o.ExitCode, o.Findings, o.Garbage, &now
 	var cont *Chunk
 	if len(o.Remainder) > 0 {
 		cont = continuation(c, a.Number, o.Remainder)

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,10 +91,19 @@ func (p *Publisher) collect(block bool) error {
 	return nil
 }
 
-// Follow delivers, in order, every message of the run's findings (or
-// events) stored so far and then new ones as they arrive, until ctx ends.
-// caughtUp is closed once the messages stored at the start are delivered.
-func (e *Engine) follow(ctx context.Context, stream, subject string, fn func([]byte)) (caughtUp <-chan struct{}, err error) {
+// Follower delivers a run's messages in order: everything stored so far,
+// then new ones as they arrive, until its context ends.
+type Follower struct {
+	e        *Engine
+	stream   string
+	subject  string
+	mu       sync.Mutex
+	cond     *sync.Cond
+	lastSeq  uint64 // stream sequence of the last message delivered
+	caughtUp chan struct{}
+}
+
+func (e *Engine) follow(ctx context.Context, stream, subject string, fn func([]byte)) (*Follower, error) {
 	cons, err := e.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -100,20 +111,27 @@ func (e *Engine) follow(ctx context.Context, stream, subject string, fn func([]b
 	if err != nil {
 		return nil, fmt.Errorf("engine: follow %s: %w", subject, err)
 	}
-	info, err := cons.Info(ctx)
+	f := &Follower{e: e, stream: stream, subject: subject, caughtUp: make(chan struct{})}
+	f.cond = sync.NewCond(&f.mu)
+	last, err := f.last(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("engine: follow %s: %w", subject, err)
+		return nil, err
 	}
-	pending := info.NumPending
-	done := make(chan struct{})
-	if pending == 0 {
-		close(done)
+	if last == 0 {
+		close(f.caughtUp)
 	}
-	var seen uint64
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		fn(m.Data())
-		if seen++; seen == pending {
-			close(done)
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.lastSeq = md.Sequence.Stream
+		f.mu.Unlock()
+		f.cond.Broadcast()
+		if last != 0 && md.Sequence.Stream == last {
+			close(f.caughtUp)
 		}
 	})
 	if err != nil {
@@ -122,17 +140,58 @@ func (e *Engine) follow(ctx context.Context, stream, subject string, fn func([]b
 	go func() {
 		<-ctx.Done()
 		cc.Stop()
+		f.cond.Broadcast()
 	}()
-	return done, nil
+	return f, nil
+}
+
+// last is the stream sequence of the newest message on the subject, 0 if
+// there is none.
+func (f *Follower) last(ctx context.Context) (uint64, error) {
+	s, err := f.e.js.Stream(ctx, f.stream)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, f.subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("engine: last message of %s: %w", f.subject, err)
+	}
+	return m.Sequence, nil
+}
+
+// CaughtUp is closed once the messages stored when following began are
+// delivered.
+func (f *Follower) CaughtUp() <-chan struct{} { return f.caughtUp }
+
+// Sync waits until every message stored before the call is delivered.
+func (f *Follower) Sync(ctx context.Context) error {
+	last, err := f.last(ctx)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { f.cond.Broadcast() })
+	defer stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.lastSeq < last {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		f.cond.Wait()
+	}
+	return nil
 }
 
 // FollowFindings delivers the run's findings (JSON lines) in order.
-func (e *Engine) FollowFindings(ctx context.Context, run string, fn func([]byte)) (<-chan struct{}, error) {
+func (e *Engine) FollowFindings(ctx context.Context, run string, fn func([]byte)) (*Follower, error) {
 	return e.follow(ctx, FindingsStream, "sortie.findings."+run+".>", fn)
 }
 
 // FollowEvents delivers the run's events in order.
-func (e *Engine) FollowEvents(ctx context.Context, run string, fn func(Event)) (<-chan struct{}, error) {
+func (e *Engine) FollowEvents(ctx context.Context, run string, fn func(Event)) (*Follower, error) {
 	return e.follow(ctx, EventsStream, eventSubject(run), func(b []byte) {
 		var ev Event
 		if json.Unmarshal(b, &ev) == nil {

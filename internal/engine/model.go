@@ -42,7 +42,9 @@ type Chunk struct {
 	ID string `json:"id"`
 	// Index is the planned chunk's position in the task's fan-in barrier;
 	// -1 for continuations, which the barrier tracks by id.
-	Index   int                 `json:"index"`
+	Index int `json:"index"`
+	// Of is the number of planned chunks in the task.
+	Of      int                 `json:"of"`
 	Pool    string              `json:"pool"`
 	Tool    string              `json:"tool"`
 	Step    string              `json:"step,omitempty"`
@@ -121,6 +123,7 @@ type ChunkRecord struct {
 	Reason   string     `json:"reason,omitempty"`
 	ExitCode int        `json:"exit_code,omitempty"`
 	Findings int        `json:"findings,omitempty"`
+	Garbage  int        `json:"unparsed_lines,omitempty"`
 	// Continuation is the id of the chunk enqueued with the targets this
 	// chunk did not finish (eviction policy requeue-remainder).
 	Continuation string `json:"continuation,omitempty"`
@@ -153,11 +156,11 @@ type TaskRecord struct {
 	// Done has bit i set once planned chunk i is terminal.
 	Done []byte `json:"done"`
 	// Continuations maps a continuation chunk id to whether it is terminal.
-	Continuations map[string]bool      `json:"continuations,omitempty"`
-	States        map[ChunkState]int   `json:"states"`
-	State         TaskState            `json:"state"`
-	Created       time.Time            `json:"created"`
-	Finished      *time.Time           `json:"finished,omitempty"`
+	Continuations map[string]bool    `json:"continuations,omitempty"`
+	States        map[ChunkState]int `json:"states"`
+	State         TaskState          `json:"state"`
+	Created       time.Time          `json:"created"`
+	Finished      *time.Time         `json:"finished,omitempty"`
 	// Findings counts the findings of the chunks counted so far.
 	Findings int `json:"findings"`
 }
@@ -266,13 +269,13 @@ type DeadLetter struct {
 
 // Event is one line of a run's lifecycle.
 type Event struct {
-	Type    string     `json:"type"` // chunk.started, chunk.finished, task.finished, run.finished, run.cancel
-	Run     string     `json:"run"`
-	Task    string     `json:"task,omitempty"`
-	Chunk   string     `json:"chunk,omitempty"`
-	Attempt int        `json:"attempt,omitempty"`
-	Worker  string     `json:"worker,omitempty"`
-	State   string     `json:"state,omitempty"`
-	Reason  string     `json:"reason,omitempty"`
-	Time    time.Time  `json:"time"`
+	Type    string    `json:"type"` // chunk.started, chunk.finished, task.finished, run.finished, run.cancel
+	Run     string    `json:"run"`
+	Task    string    `json:"task,omitempty"`
+	Chunk   string    `json:"chunk,omitempty"`
+	Attempt int       `json:"attempt,omitempty"`
+	Worker  string    `json:"worker,omitempty"`
+	State   string    `json:"state,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Time    time.Time `json:"time"`
 }

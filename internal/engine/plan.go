@@ -51,10 +51,11 @@ func (t TaskPlan) Chunks(run string) []*Chunk {
 		size = len(t.Targets)
 	}
 	var out []*Chunk
-	for i := 0; i*size < len(t.Targets); i++ {
+	n := (len(t.Targets) + size - 1) / size
+	for i := 0; i < n; i++ {
 		end := min((i+1)*size, len(t.Targets))
 		out = append(out, &Chunk{
-			Run: run, Task: t.ID, ID: strconv.Itoa(i), Index: i, Pool: t.Pool, Tool: t.Tool, Step: t.Step,
+			Run: run, Task: t.ID, ID: strconv.Itoa(i), Index: i, Of: n, Pool: t.Pool, Tool: t.Tool, Step: t.Step,
 			Targets: t.Targets[i*size : end], Options: t.Options,
 			Timeout: t.Timeout, MemoryLimit: t.MemoryLimit, StopGrace: t.StopGrace,
 		})

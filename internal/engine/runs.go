@@ -114,12 +114,12 @@ func (e *Engine) DeadLetters(ctx context.Context, run string) ([]DeadLetter, err
 func (e *Engine) readAll(ctx context.Context, stream, subject string, fn func([]byte)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done, err := e.follow(ctx, stream, subject, fn)
+	f, err := e.follow(ctx, stream, subject, fn)
 	if err != nil {
 		return err
 	}
 	select {
-	case <-done:
+	case <-f.CaughtUp():
 		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)

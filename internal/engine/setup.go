@@ -33,7 +33,7 @@ const (
 	WorkerTTL = 20 * time.Second
 )
 
-func workSubject(pool string) string       { return "sortie.work." + pool }
+func workSubject(pool string) string        { return "sortie.work." + pool }
 func findingSubject(run, typ string) string { return "sortie.findings." + run + "." + typ }
 func eventSubject(run string) string        { return "sortie.events." + run }
 func deadSubject(pool, run string) string   { return "sortie.dead." + pool + "." + run }

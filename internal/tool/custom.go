@@ -396,7 +396,7 @@ var (
 	envRE        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 )
 
-var customTopKeys = []string{"name", "description", "binary", "inputs", "input", "single_target", "fixed",
+var customTopKeys = []string{"name", "description", "binary", "inputs", "input", "single_target", "chunk_size", "fixed",
 	"options", "extra_options", "output", "findings", "ok_exit_codes", "version", "install"}
 
 // definition compiles the root mapping.
@@ -451,6 +451,15 @@ func (l *customLoader) definition(root *yaml.Node) *Definition {
 	}
 	if e, ok := m["single_target"]; ok {
 		d.SingleTarget, _ = l.boolean(e.value, "single_target")
+	}
+	if e, ok := m["chunk_size"]; ok {
+		if s, ok := l.str(e.value, "chunk_size"); ok {
+			if n, err := strconv.Atoi(s); err != nil || n < 1 {
+				l.errorf(e.value, "chunk_size %q: want a whole number of targets, 1 or more", s)
+			} else {
+				d.ChunkSize = n
+			}
+		}
 	}
 	if e, ok := m["fixed"]; ok {
 		var nodes []*yaml.Node
@@ -651,7 +660,8 @@ func entriesInOrder(m map[string]yamlEntry) []yamlEntry {
 
 // reservedOptionNames are sortie's own flags on "sortie x TOOL": a tool
 // option with one of these names could not be given on the command line.
-var reservedOptionNames = []string{"help", "input", "out", "task-timeout", "memory-limit", "stop-grace", "json", "quiet", "tools-dir", "version"}
+var reservedOptionNames = []string{"help", "input", "out", "task-timeout", "memory-limit", "stop-grace", "json", "quiet", "tools-dir", "version",
+	"config", "server", "server-token", "creds", "nkey", "tls-ca", "tls-cert", "tls-key", "detach", "chunk-size", "pool", "concurrency"}
 
 var optionKinds = []string{"string", "int", "float", "bool", "duration", "list"}
 

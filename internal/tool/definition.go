@@ -104,6 +104,10 @@ type Definition struct {
 	// SingleTarget: the tool takes one target per run; sortie runs it once
 	// per target, one after the other.
 	SingleTarget bool
+	// ChunkSize is the number of targets per chunk when a run splits the
+	// tool's targets ("sortie x --chunk-size" overrides it). Defaults to
+	// all targets in one chunk.
+	ChunkSize int
 	// TargetArg, when set, rewrites each target just before it goes on the
 	// command line, in the input file or on stdin (ffuf appends "/FUZZ" to
 	// a URL without the keyword). Parsers still see the targets as given.

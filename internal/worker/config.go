@@ -62,15 +62,15 @@ type Config struct {
 	// MaxAckPending bounds the chunks in flight across the pool. Defaults
 	// to 1024.
 	MaxAckPending int
-	// WorkDir holds each attempt's working directory. Defaults to a
-	// directory under the system's temporary directory.
+	// WorkDir holds each attempt's working directory, removed when the
+	// attempt ends. Defaults to a directory under the system's temporary
+	// directory.
 	WorkDir string
-	// RawDir, when set, receives each chunk's raw output; otherwise raw
-	// output is discarded with the attempt's directory.
-	RawDir string
-	// KeepWorkDirs keeps attempt directories after the chunk ends (local
-	// runs keep them in the run directory). Defaults to removing them.
-	KeepWorkDirs bool
+	// Dirs, when set, chooses an attempt's working directory and raw output
+	// directory (raw may be "" to discard it), and both are kept: local runs
+	// keep them in the run directory. Defaults to a directory under WorkDir,
+	// removed when the attempt ends, and no raw output.
+	Dirs func(c *engine.Chunk, attempt int) (work, raw string)
 	// FetchWait is how long one fetch waits for a message. Defaults to 1s.
 	FetchWait time.Duration
 	// Logger receives structured logs. Defaults to discarding them.

@@ -446,20 +446,19 @@ func (w *Worker) runTool(ctx context.Context, a *engine.Attempt, log *slog.Logge
 		w.publishOne(pub, c, &finding.Error{Message: msg})
 		return task.Result{State: task.StateFailed, Reason: "missing-binary"}, pub, seen, err
 	}
-	dir := filepath.Join(w.cfg.WorkDir, fmt.Sprintf("%s.%s.a%d", c.Task, c.ID, a.Number))
-	if !w.cfg.KeepWorkDirs {
-		dir = filepath.Join(w.cfg.WorkDir, c.Run, fmt.Sprintf("%s.%s.a%d", c.Task, c.ID, a.Number))
+	dir, rawDir := filepath.Join(w.cfg.WorkDir, c.Run, fmt.Sprintf("%s.%s.a%d", c.Task, c.ID, a.Number)), ""
+	if w.cfg.Dirs != nil {
+		dir, rawDir = w.cfg.Dirs(c, a.Number)
+	} else {
 		defer os.RemoveAll(dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		w.publishOne(pub, c, &finding.Error{Message: "chunk work directory: " + err.Error()})
-		return task.Result{State: task.StateFailed, Reason: "work-dir"}, pub, seen, err
-	}
-	rawDir := ""
-	if w.cfg.RawDir != "" {
-		rawDir = filepath.Join(w.cfg.RawDir, fmt.Sprintf("%s.%s.a%d", c.Task, c.ID, a.Number))
-		if err := os.MkdirAll(rawDir, 0o700); err != nil {
-			rawDir = ""
+	for _, d := range []string{dir, rawDir} {
+		if d == "" {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			w.publishOne(pub, c, &finding.Error{Message: "chunk directory: " + err.Error()})
+			return task.Result{State: task.StateFailed, Reason: "work-dir"}, pub, seen, err
 		}
 	}
 	targets := make([][]byte, len(c.Targets))
@@ -507,7 +506,7 @@ func isExecution(t finding.Type) bool {
 // outcome decides how a chunk ends, from the tool's result and why its
 // context ended. It is the one place that maps causes to states.
 func (w *Worker) outcome(c *engine.Chunk, res task.Result, runErr error, cause error, seen []bool) engine.Outcome {
-	out := engine.Outcome{State: chunkState(res.State), Reason: res.Reason, ExitCode: res.ExitCode}
+	out := engine.Outcome{State: chunkState(res.State), Reason: res.Reason, ExitCode: res.ExitCode, Garbage: res.Parse.Garbage}
 	switch {
 	case errors.Is(cause, ErrEvicted) && res.State == task.StateCancelled:
 		out.State, out.Reason = engine.ChunkPartial, "evicted"

@@ -1,0 +1,148 @@
+// Package enginetest holds what the engine, worker, CLI and chaos tests
+// share: the fake tool, built once per test binary, its definition, and an
+// embedded engine per test.
+package enginetest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/tool"
+)
+
+// FakeToolYAML defines the fake tool for sortie's custom tool loader.
+const FakeToolYAML = `name: faketool
+description: test tool that prints one url per target
+binary: faketool
+inputs: [host, ip, url, host:port, string]
+input: {mode: file, flag: -l}
+extra_options:
+  - {name: lines, kind: int, flag: -n, help: "lines per target"}
+  - {name: sleep, kind: string, flag: -sleep, help: "pause after each target"}
+  - {name: ignore_int, kind: bool, flag: -ignore-int, help: "ignore SIGINT"}
+  - {name: kill_parent, kind: bool, flag: -kill-parent, help: "SIGKILL the parent"}
+output: {format: jsonl}
+findings:
+  - type: url
+    when: url
+    fields:
+      url: "{url}"
+`
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// BuildDir builds the fake tool and, when withSortie, the sortie binary into
+// one directory shared by the whole test binary, and returns it. The caller
+// removes nothing: Cleanup runs at process exit via RemoveBuildDir.
+func BuildDir(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "sortie-enginetest-")
+		if buildErr != nil {
+			return
+		}
+		pkgs := map[string]string{
+			"faketool": "github.com/sortie-sec/sortie/internal/enginetest/faketool",
+			"sortie":   "github.com/sortie-sec/sortie/cmd/sortie",
+		}
+		for name, pkg := range pkgs {
+			cmd := exec.Command(goBin(), "build", "-o", filepath.Join(buildDir, name), pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = &buildError{pkg: pkg, out: string(out), err: err}
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// RemoveBuildDir removes the binaries; call it from TestMain after m.Run.
+func RemoveBuildDir() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+type buildError struct {
+	pkg, out string
+	err      error
+}
+
+func (e *buildError) Error() string { return "build " + e.pkg + ": " + e.err.Error() + "\n" + e.out }
+
+func goBin() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// FakeTool returns the built fake tool's path.
+func FakeTool(t testing.TB) string { return filepath.Join(BuildDir(t), "faketool") }
+
+// Sortie returns the built sortie binary's path.
+func Sortie(t testing.TB) string { return filepath.Join(BuildDir(t), "sortie") }
+
+// ToolsDir writes the fake tool's definition into a new directory for
+// "sortie --tools-dir".
+func ToolsDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "faketool.yaml"), []byte(FakeToolYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Registry is the built-in registry plus the fake tool.
+func Registry(t testing.TB) *tool.Registry {
+	t.Helper()
+	d, err := tool.ParseDefinition("faketool.yaml", []byte(FakeToolYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tool.NewRegistry()
+	if err := r.Add(d); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Locate finds every tool's binary in the build directory.
+func Locate(t testing.TB) func(*tool.Definition) (string, error) {
+	dir := BuildDir(t)
+	return func(d *tool.Definition) (string, error) {
+		p := filepath.Join(dir, d.Binary)
+		if !fileExists(p) {
+			return "", &os.PathError{Op: "locate", Path: p, Err: os.ErrNotExist}
+		}
+		return p, nil
+	}
+}
+
+// Embedded starts an embedded engine with its store in a test directory.
+func Embedded(t testing.TB) *engine.Engine {
+	t.Helper()
+	e, err := engine.Open(context.Background(), engine.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}

@@ -1,0 +1,59 @@
+// Command faketool is the tool the engine, worker and chaos tests run: it
+// reads targets from a file and prints JSON lines for each, and it can be
+// told to be slow, to ignore SIGINT, or to kill the worker that started it.
+//
+//	faketool -l targets.txt [-n 2] [-sleep 100ms] [-ignore-int] [-kill-parent]
+//
+// For each target it prints n lines {"url": "http://TARGET/I"} and then
+// sleeps. On SIGINT it exits at once (status 130) unless -ignore-int.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	list := flag.String("l", "", "file of targets")
+	n := flag.Int("n", 1, "lines per target")
+	sleep := flag.Duration("sleep", 0, "pause after each target")
+	ignoreInt := flag.Bool("ignore-int", false, "ignore SIGINT")
+	killParent := flag.Bool("kill-parent", false, "SIGKILL the parent process first")
+	flag.Parse()
+
+	if *killParent {
+		_ = syscall.Kill(os.Getppid(), syscall.SIGKILL)
+	}
+	sigs := make(chan os.Signal, 1)
+	if *ignoreInt {
+		signal.Ignore(syscall.SIGINT)
+	} else {
+		signal.Notify(sigs, syscall.SIGINT)
+	}
+	f, err := os.Open(*list)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		t := sc.Text()
+		for i := 0; i < *n; i++ {
+			fmt.Fprintf(out, "{\"url\":\"http://%s/%d\"}\n", t, i)
+		}
+		out.Flush()
+		if *sleep > 0 {
+			select {
+			case <-time.After(*sleep):
+			case <-sigs:
+				os.Exit(130)
+			}
+		}
+	}
+}
