@@ -162,6 +162,8 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		newToolsCommand(g),
 		newInstallCommand(g),
 		newHealthCommand(g),
+		newWorkerCommand(g),
+		newServerCommand(g),
 	)
 	cfgPath, explicit := configPath(configFromArgs(args))
 	cfg, err := loadConfig(cfgPath, explicit)

@@ -157,7 +157,9 @@ func (e *Engine) connect() error {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			e.log.Warn("engine connection lost", "err", err)
+			if err != nil { // nil: our own Close
+				e.log.Warn("engine connection lost", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			e.log.Info("engine connection restored", "server", redactURL(nc.ConnectedUrl()))

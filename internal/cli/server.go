@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/report"
+)
+
+// serverOptions are the flags of `sortie server`.
+type serverOptions struct {
+	// Listen is the client address. Defaults to 127.0.0.1:4222.
+	Listen string
+	// Data is the JetStream store. Defaults to
+	// $XDG_DATA_HOME/sortie/server.
+	Data string
+	// Name is the server's name in a cluster. Defaults to the host name.
+	Name string
+	// NKeysFile lists the public nkeys allowed in, one per line. Defaults
+	// to none.
+	NKeysFile string
+	// NATSConfig is a NATS server config file for anything else.
+	NATSConfig string
+	// TLSServerCert, TLSServerKey, TLSClientCA: TLS for clients.
+	TLSServerCert, TLSServerKey, TLSClientCA string
+	// Cluster settings: name, route listener and the other members' routes.
+	ClusterName, ClusterListen string
+	Routes                     []string
+	// Monitor is the NATS monitoring address. Defaults to none.
+	Monitor string
+	// SyncAlways fsyncs every write.
+	SyncAlways bool
+}
+
+func newServerCommand(g *globalOptions) *cobra.Command {
+	opts := &serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a NATS JetStream server for a fleet of workers",
+		Long: `Run a standalone NATS server with JetStream: the engine a fleet of workers and
+CLIs share (they connect with --server URL).
+
+It listens on loopback unless told otherwise, and refuses a non-loopback
+address without authentication: a token (SORTIE_SERVER_TOKEN or
+--server-token), nkeys (--nkeys FILE), client certificates (--tls-client-ca),
+or accounts in a NATS config file (--nats-config). Any NATS server 2.11 or
+newer with JetStream works as well; docs/engine.md lists what sortie creates.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServer(cmd.Context(), g, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:4222", "client `HOST:PORT`")
+	f.StringVar(&opts.Data, "data", "", "JetStream store `DIR` (default $XDG_DATA_HOME/sortie/server)")
+	f.StringVar(&opts.Name, "name", "", "server name, unique in a cluster")
+	f.StringVar(&opts.NKeysFile, "nkeys", "", "`FILE` of public user nkeys allowed in, one per line")
+	f.StringVar(&opts.NATSConfig, "nats-config", "", "NATS server config `FILE` (accounts, operators, ...)")
+	f.StringVar(&opts.TLSServerCert, "tls-server-cert", "", "server certificate `FILE` (turns on TLS)")
+	f.StringVar(&opts.TLSServerKey, "tls-server-key", "", "server key `FILE`")
+	f.StringVar(&opts.TLSClientCA, "tls-client-ca", "", "CA `FILE` that client certificates must chain to")
+	f.StringVar(&opts.ClusterName, "cluster-name", "sortie", "cluster name")
+	f.StringVar(&opts.ClusterListen, "cluster-listen", "", "cluster route `HOST:PORT` (turns clustering on)")
+	f.StringSliceVar(&opts.Routes, "routes", nil, "other members' routes, nats://host:port, comma-separated")
+	f.StringVar(&opts.Monitor, "monitor", "", "NATS monitoring endpoint `HOST:PORT` (/varz, /jsz)")
+	f.BoolVar(&opts.SyncAlways, "sync-always", false, "fsync every write (survives power loss; slower)")
+	return cmd
+}
+
+func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error {
+	log := g.logger()
+	data := opts.Data
+	if data == "" {
+		d, err := report.DataDir()
+		if err != nil {
+			return err
+		}
+		data = filepath.Join(d, "server")
+	}
+	var nkeys []string
+	if opts.NKeysFile != "" {
+		var err error
+		if nkeys, err = readNKeys(opts.NKeysFile); err != nil {
+			return usageError{err}
+		}
+	}
+	srv, err := engine.StartServer(engine.ServerConfig{
+		Listen: opts.Listen, Data: data, Name: opts.Name, Token: g.engine.Token, NKeys: nkeys,
+		ConfigFile: opts.NATSConfig, TLSCert: opts.TLSServerCert, TLSKey: opts.TLSServerKey, TLSCA: opts.TLSClientCA,
+		ClusterName: opts.ClusterName, ClusterListen: opts.ClusterListen, Routes: opts.Routes,
+		Monitor: opts.Monitor, SyncAlways: opts.SyncAlways, Logger: log,
+	})
+	if errors.Is(err, engine.ErrNoAuth) {
+		return usageError{withHint(err, "set SORTIE_SERVER_TOKEN, --nkeys FILE, --tls-client-ca FILE or --nats-config FILE, or listen on 127.0.0.1")}
+	}
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	log.Info("sortie server ready", "url", srv.ClientURL(), "data", data)
+	fmt.Fprintf(g.stdout, "sortie server listening on %s (data in %s)\n", srv.ClientURL(), data)
+	select {
+	case <-ctx.Done():
+	case <-sigs:
+	}
+	log.Info("sortie server stopping")
+	srv.Shutdown()
+	return nil
+}
+
+// readNKeys reads public nkeys, one per line; # starts a comment.
+func readNKeys(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--nkeys: %w", err)
+	}
+	defer f.Close()
+	var keys []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !strings.HasPrefix(line, "U") || len(line) != 56 {
+			return nil, fmt.Errorf("%s:%d: %q is not a public user nkey (56 characters starting with U)", path, n, line)
+		}
+		keys = append(keys, line)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no nkeys", path)
+	}
+	return keys, sc.Err()
+}

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sortie-sec/sortie/internal/metrics"
+	"github.com/sortie-sec/sortie/internal/worker"
+)
+
+// workerOptions are the flags of `sortie worker`.
+type workerOptions struct {
+	// Pool is the work queue served. Defaults to "default".
+	Pool string
+	// Concurrency is the number of chunks run at once. Defaults to the
+	// number of CPUs.
+	Concurrency int
+	// Grace is the time between SIGTERM and SIGKILL the worker plans
+	// against; set it a few seconds below the pod's
+	// terminationGracePeriodSeconds. Defaults to 60s.
+	Grace time.Duration
+	// Lease is how long a chunk stays with a silent worker. Defaults to 30s.
+	Lease time.Duration
+	// Eviction is finalize or requeue-remainder. Defaults to finalize.
+	Eviction string
+	// MaxAttempts before a chunk is abandoned. Defaults to 3.
+	MaxAttempts int
+	// MaxAckPending bounds the pool's chunks in flight. Defaults to 1024.
+	MaxAckPending int
+	// WorkDir holds the attempts' working directories. Defaults to
+	// $TMPDIR/sortie-work.
+	WorkDir string
+	// ID names the worker. Defaults to host-pid.
+	ID string
+	// MetricsAddr serves Prometheus metrics on /metrics. Defaults to none.
+	MetricsAddr string
+}
+
+func newWorkerCommand(g *globalOptions) *cobra.Command {
+	opts := &workerOptions{}
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run chunks from the server's work queue",
+		Long: `Run chunks of tasks from a pool's work queue on the server (--server).
+
+A worker fetches one chunk per free slot and renews the chunk's lease while
+the tool runs. On SIGTERM or SIGINT it stops fetching, hands back what it had
+not started, stops its running tools and applies the eviction policy
+(finalize: keep the partial findings and complete the chunk; requeue-remainder:
+the same, and enqueue the targets not yet done) within --grace. A second
+signal exits at once. A worker killed outright loses only its leases: other
+workers take its chunks over when they expire.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWorker(cmd.Context(), g, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Pool, "pool", "default", "work queue (pool) to serve")
+	f.IntVar(&opts.Concurrency, "concurrency", 0, "chunks run at once (default: number of CPUs)")
+	f.DurationVar(&opts.Grace, "grace", 60*time.Second, "time from SIGTERM to SIGKILL to plan against (pod's terminationGracePeriodSeconds minus a margin)")
+	f.DurationVar(&opts.Lease, "lease", 30*time.Second, "lease of a running chunk, renewed every third of it")
+	f.StringVar(&opts.Eviction, "eviction", "finalize", "on SIGTERM: finalize or requeue-remainder")
+	f.IntVar(&opts.MaxAttempts, "max-attempts", 3, "attempts before a chunk is abandoned and dead-lettered")
+	f.IntVar(&opts.MaxAckPending, "max-ack-pending", 1024, "chunks in flight across the pool")
+	f.StringVar(&opts.WorkDir, "work-dir", "", "directory for the tools' working directories (default $TMPDIR/sortie-work)")
+	f.StringVar(&opts.ID, "id", "", "worker id (default host-pid)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
+	return cmd
+}
+
+// runWorker serves until a signal (or ctx) says stop.
+func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error {
+	log := g.logger()
+	// Signals are counted here: the first starts the soft stop, the second
+	// kills at once. Main's context only backs this up for callers that are
+	// not a terminal or a kubelet (tests).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	e, err := g.engine.connect(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	in, err := newInstaller(g)
+	if err != nil {
+		return err
+	}
+	reg := metrics.NewRegistry()
+	w, err := worker.New(worker.Config{
+		Engine: e, Registry: g.registry, Locate: in.Locate, ID: opts.ID, Pool: opts.Pool,
+		Concurrency: opts.Concurrency, Lease: opts.Lease, Grace: opts.Grace,
+		Eviction: worker.Eviction(opts.Eviction), MaxAttempts: opts.MaxAttempts, MaxAckPending: opts.MaxAckPending,
+		WorkDir: opts.WorkDir, Logger: log, Metrics: reg, Version: version(),
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	if opts.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", opts.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", reg.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("metrics served", "addr", ln.Addr().String())
+	}
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-sigs:
+	case <-ctx.Done():
+	case <-w.Stopped():
+		return errors.New("worker stopped unexpectedly")
+	}
+	log.Info("stopping: no more fetches; running chunks get the eviction policy", "grace", opts.Grace, "eviction", opts.Eviction)
+	// The soft stop has the grace period, less a margin for closing the
+	// connection; a second signal cuts it short.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Grace-min(opts.Grace/10, time.Second))
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			log.Warn("second signal: exiting now")
+			w.Kill()
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	w.Stop(sctx)
+	return nil
+}
