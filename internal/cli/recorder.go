@@ -63,11 +63,17 @@ func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, m
 		}
 		return nil, withHint(err, "choose another directory with --out DIR")
 	}
+	meta.ID, meta.State, meta.Started, meta.Sortie = id, "running", time.Now().UTC(), version()
+	return openRecorder(g, dir, stop, meta)
+}
+
+// openRecorder records into an existing run directory: findings already in
+// its findings.jsonl are kept and not shown again (runs resume, attach).
+func openRecorder(g *globalOptions, dir *report.Dir, stop context.CancelCauseFunc, meta *report.Meta) (*recorder, error) {
 	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
 	if err != nil {
 		return nil, err
 	}
-	meta.ID, meta.State, meta.Started, meta.Sortie = id, "running", time.Now().UTC(), version()
 	if err := dir.WriteMeta(meta); err != nil {
 		fw.Close()
 		return nil, err

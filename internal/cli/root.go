@@ -164,6 +164,8 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		newHealthCommand(g),
 		newWorkerCommand(g),
 		newServerCommand(g),
+		newRunsCommand(g),
+		newWorkersCommand(g),
 	)
 	cfgPath, explicit := configPath(configFromArgs(args))
 	cfg, err := loadConfig(cfgPath, explicit)

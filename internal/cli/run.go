@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,6 +109,9 @@ func followRun(ctx context.Context, g *globalOptions, e *engine.Engine, rec *rec
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		if slices.Contains(rec.meta.Commands, ev.Reason) {
+			return // shown before this process followed the run (resume)
+		}
 		rec.meta.Commands = append(rec.meta.Commands, ev.Reason)
 		appendLine(rec.dir.File(report.CommandFile), ev.Reason)
 		rec.printer.Command(ev.Reason)
@@ -160,6 +165,8 @@ func finishRun(ctx context.Context, e *engine.Engine, rec *recorder, run engine.
 	}
 	if len(chunks) == 1 {
 		reason = chunks[0].Reason
+	} else if len(chunks) > 1 {
+		reason = chunkOutcomes(chunks)
 	}
 	state := string(run.State)
 	name := rec.meta.Tool
@@ -179,4 +186,30 @@ func finishRun(ctx context.Context, e *engine.Engine, rec *recorder, run engine.
 		return fmt.Errorf("%s failed (%s, exit code %d); details in %s", name, reason, rec.meta.ExitCode, rec.dir.Path)
 	}
 	return nil
+}
+
+// chunkOutcomes summarises the chunks of a run: "3 done, 1 partial (evicted)".
+func chunkOutcomes(chunks []engine.ChunkRecord) string {
+	type key struct{ state, reason string }
+	n := map[key]int{}
+	var order []key
+	for _, c := range chunks {
+		k := key{string(c.State), c.Reason}
+		if c.State == engine.ChunkDone {
+			k.reason = ""
+		}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	var parts []string
+	for _, k := range order {
+		p := fmt.Sprintf("%d %s", n[k], k.state)
+		if k.reason != "" {
+			p += " (" + k.reason + ")"
+		}
+		parts = append(parts, p)
+	}
+	return fmt.Sprintf("%d chunks: %s", len(chunks), strings.Join(parts, ", "))
 }

@@ -1,0 +1,667 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/report"
+)
+
+// runsOptions are the flags of `sortie runs` and its subcommands.
+type runsOptions struct {
+	// Out is where "runs attach" and "runs report" write the run
+	// directory. Defaults to the run's directory under the data directory.
+	Out string
+	// Concurrency of "runs resume". Defaults to the number of CPUs.
+	Concurrency int
+}
+
+func newRunsCommand(g *globalOptions) *cobra.Command {
+	opts := &runsOptions{}
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List, show, attach to, cancel, resume and report runs",
+		Long: `List runs and act on one.
+
+Without --server these are the local runs in the data directory (each with
+its engine in its run directory); with --server, the runs on that server.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRunsList(cmd.Context(), g)
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show a run's tasks, chunks, attempts, workers, outcomes and dead letters",
+		Args:  exactArgs(1, "name one run: sortie runs show RUN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunsShow(cmd.Context(), g, args[0])
+		},
+	}
+	attach := &cobra.Command{
+		Use:   "attach RUN",
+		Short: "Follow a run started elsewhere until it finishes",
+		Long: `Show a run's findings as they arrive until it finishes, writing them to a run
+directory (--out, or the run's directory). Ctrl-C stops following; the run
+goes on.`,
+		Args: exactArgs(1, "name one run: sortie runs attach RUN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunsAttach(cmd.Context(), g, opts, args[0])
+		},
+	}
+	attach.Flags().StringVarP(&opts.Out, "out", "o", "", "write the run directory to `DIR`")
+	cancel := &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Stop every chunk of a run, keeping partial findings",
+		Args:  exactArgs(1, "name one run: sortie runs cancel RUN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunsCancel(cmd.Context(), g, args[0])
+		},
+	}
+	resume := &cobra.Command{
+		Use:   "resume RUN",
+		Short: "Continue an interrupted local run",
+		Long: `Continue a local run that was interrupted (its sortie process was killed):
+chunks that finished are not run again, chunks that were running are run
+again, and the findings already written are kept.`,
+		Args: exactArgs(1, "name one run: sortie runs resume RUN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunsResume(cmd.Context(), g, opts, args[0])
+		},
+	}
+	resume.Flags().IntVar(&opts.Concurrency, "concurrency", 0, "chunks run at once (default: number of CPUs)")
+	rep := &cobra.Command{
+		Use:   "report RUN",
+		Short: "Write a run's findings.jsonl and run.json from the engine",
+		Args:  exactArgs(1, "name one run: sortie runs report RUN --out DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunsReport(cmd.Context(), g, opts, args[0])
+		},
+	}
+	rep.Flags().StringVarP(&opts.Out, "out", "o", "", "write the run directory to `DIR` (required for a local run)")
+	cmd.AddCommand(show, attach, cancel, resume, rep)
+	return cmd
+}
+
+func exactArgs(n int, msg string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s", msg)
+		}
+		return nil
+	}
+}
+
+// localRun finds a local run by id (under the data directory) or by path.
+func localRun(arg string) (*report.Dir, *report.Meta, error) {
+	dir := arg
+	if !strings.Contains(arg, string(filepath.Separator)) {
+		root, err := report.RunsDir()
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := os.Stat(filepath.Join(root, arg)); err == nil {
+			dir = filepath.Join(root, arg)
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := report.ReadMeta(abs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, usageError{withHint(fmt.Errorf("no local run %s", arg), "\"sortie runs\" lists local runs; pass --server URL for the runs of a server")}
+		}
+		return nil, nil, err
+	}
+	return &report.Dir{Path: abs}, m, nil
+}
+
+// localState is a local run's state as the user should see it: a run whose
+// run.json says running but whose process is gone was interrupted.
+func localState(d *report.Dir, m *report.Meta) string {
+	if m.State == "running" && engine.StoreOwner(d.File("engine")) == 0 {
+		return "interrupted"
+	}
+	return m.State
+}
+
+func runRunsList(ctx context.Context, g *globalOptions) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	if g.engine.remote() {
+		e, err := g.engine.connect(ctx, g.logger())
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		runs, err := e.Runs(ctx)
+		if err != nil {
+			return err
+		}
+		if g.JSON {
+			return writeJSONLines(g.stdout, runs)
+		}
+		fmt.Fprintln(tw, "RUN\tSTATE\tTOOL\tTARGETS\tTASKS\tCREATED\tFINISHED")
+		for _, r := range runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", r.ID, r.State, r.Tool, r.Targets, len(r.TasksDone), len(r.Tasks),
+				r.Created.Local().Format(time.DateTime), timeOrDash(r.Finished))
+		}
+		return nil
+	}
+	root, err := report.RunsDir()
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	type row struct {
+		dir  *report.Dir
+		meta *report.Meta
+	}
+	var rows []row
+	for _, ent := range entries {
+		d := &report.Dir{Path: filepath.Join(root, ent.Name())}
+		if m, err := report.ReadMeta(d.Path); err == nil {
+			rows = append(rows, row{d, m})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return b.meta.Started.Compare(a.meta.Started) })
+	if g.JSON {
+		metas := make([]*report.Meta, len(rows))
+		for i, r := range rows {
+			metas[i] = r.meta
+			metas[i].State = localState(r.dir, r.meta)
+		}
+		return writeJSONLines(g.stdout, metas)
+	}
+	fmt.Fprintln(tw, "RUN\tSTATE\tTOOL\tTARGETS\tFINDINGS\tSTARTED\tDURATION")
+	for _, r := range rows {
+		n := 0
+		for t, c := range r.meta.Counts {
+			if !isExecutionType(t) {
+				n += c
+			}
+		}
+		dur := "-"
+		if r.meta.Finished != nil {
+			dur = r.meta.Finished.Sub(r.meta.Started).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.meta.ID, localState(r.dir, r.meta), r.meta.Tool, len(r.meta.Targets), n,
+			r.meta.Started.Local().Format(time.DateTime), dur)
+	}
+	return nil
+}
+
+func isExecutionType(t finding.Type) bool {
+	switch t {
+	case finding.TypeTarget, finding.TypeInfo, finding.TypeWarning, finding.TypeError, finding.TypeProgress, finding.TypeStat:
+		return true
+	}
+	return false
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
+}
+
+func writeJSONLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openRunEngine opens the engine that holds run id: the server's, or the
+// local run's own embedded one (which must not be in use).
+func openRunEngine(ctx context.Context, g *globalOptions, id string) (*engine.Engine, *report.Dir, *report.Meta, error) {
+	if g.engine.remote() {
+		e, err := g.engine.connect(ctx, g.logger())
+		return e, nil, nil, err
+	}
+	d, m, err := localRun(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := os.Stat(d.File("engine")); err != nil {
+		return nil, d, m, fmt.Errorf("run %s has no engine store (made by sortie import, or by an older sortie)", m.ID)
+	}
+	e, err := openLocal(ctx, d)
+	return e, d, m, err
+}
+
+// runDetail is what "runs show" prints.
+type runDetail struct {
+	Run         engine.RunRecord     `json:"run"`
+	Tasks       []engine.TaskRecord  `json:"tasks"`
+	Chunks      []engine.ChunkRecord `json:"chunks"`
+	DeadLetters []engine.DeadLetter  `json:"dead_letters"`
+	Dir         string               `json:"dir,omitempty"`
+}
+
+func runRunsShow(ctx context.Context, g *globalOptions, id string) error {
+	if !g.engine.remote() {
+		d, m, err := localRun(id)
+		if err != nil {
+			return err
+		}
+		if pid := engine.StoreOwner(d.File("engine")); pid != 0 {
+			// The run is live in another process, which holds its engine:
+			// show what its run directory says.
+			if g.JSON {
+				return json.NewEncoder(g.stdout).Encode(m)
+			}
+			fmt.Fprintf(g.stdout, "run %s (%s) is running in process %d; findings so far: %s\n", m.ID, m.Tool, pid, d.File(report.FindingsFile))
+			return nil
+		}
+	}
+	e, d, _, err := openRunEngine(ctx, g, id)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	det := runDetail{}
+	if det.Run, err = e.Run(ctx, runID(id, d)); err != nil {
+		return err
+	}
+	if det.Tasks, err = e.Tasks(ctx, det.Run.ID); err != nil {
+		return err
+	}
+	if det.Chunks, err = e.Chunks(ctx, det.Run.ID); err != nil {
+		return err
+	}
+	if det.DeadLetters, err = e.DeadLetters(ctx, det.Run.ID); err != nil {
+		return err
+	}
+	if d != nil {
+		det.Dir = d.Path
+	}
+	if g.JSON {
+		return json.NewEncoder(g.stdout).Encode(det)
+	}
+	printRunDetail(g.stdout, det)
+	return nil
+}
+
+// runID is the run's id: the argument, or the id in a run directory's
+// metadata when the argument was a path.
+func runID(arg string, d *report.Dir) string {
+	if d != nil {
+		if m, err := report.ReadMeta(d.Path); err == nil {
+			return m.ID
+		}
+	}
+	return arg
+}
+
+func printRunDetail(w io.Writer, det runDetail) {
+	r := det.Run
+	fmt.Fprintf(w, "run %s  %s  %s, %d targets\n", r.ID, r.State, r.Tool, r.Targets)
+	fmt.Fprintf(w, "created %s  finished %s  origin %s\n", r.Created.Local().Format(time.DateTime), timeOrDash(r.Finished), r.Origin)
+	if r.CancelRequested {
+		fmt.Fprintln(w, "cancel requested")
+	}
+	if det.Dir != "" {
+		fmt.Fprintf(w, "directory %s\n", det.Dir)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\ntasks:")
+	fmt.Fprintln(tw, "  TASK\tTOOL\tPOOL\tSTATE\tCHUNKS\tOUTCOMES\tFINDINGS")
+	for _, t := range det.Tasks {
+		var outs []string
+		for _, s := range []engine.ChunkState{engine.ChunkDone, engine.ChunkPartial, engine.ChunkFailed, engine.ChunkAbandoned, engine.ChunkCancelled} {
+			if n := t.States[s]; n > 0 {
+				outs = append(outs, fmt.Sprintf("%d %s", n, s))
+			}
+		}
+		chunks := fmt.Sprint(t.Chunks)
+		if n := len(t.Continuations); n > 0 {
+			chunks += fmt.Sprintf(" +%d continued", n)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", t.ID, t.Tool, t.Pool, t.State, chunks, strings.Join(outs, ", "), t.Findings)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nchunks:")
+	fmt.Fprintln(tw, "  CHUNK\tSTATE\tREASON\tATTEMPTS\tWORKER\tTARGETS\tFINDINGS\tDURATION")
+	for _, c := range det.Chunks {
+		dur := "-"
+		if c.Started != nil && c.Finished != nil {
+			dur = c.Finished.Sub(*c.Started).Round(time.Millisecond).String()
+		}
+		reason := c.Reason
+		if c.Continuation != "" {
+			reason += " -> " + c.Continuation
+		}
+		fmt.Fprintf(tw, "  %s.%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", c.Task, c.ID, c.State, orDash(reason), c.Attempt, orDash(c.Worker), c.Targets, c.Findings, dur)
+	}
+	tw.Flush()
+	if len(det.DeadLetters) > 0 {
+		fmt.Fprintln(w, "\ndead letters:")
+		for _, d := range det.DeadLetters {
+			fmt.Fprintf(w, "  %s.%s  %s  (%s, worker %s)\n", d.Task, d.Chunk, d.Reason, d.Time.Local().Format(time.DateTime), orDash(d.Worker))
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func runRunsAttach(ctx context.Context, g *globalOptions, opts *runsOptions, id string) error {
+	if !g.engine.remote() {
+		return attachLocal(ctx, g, id)
+	}
+	e, err := g.engine.connect(ctx, g.logger())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	run, err := e.Run(ctx, id)
+	if err != nil {
+		return usageError{err}
+	}
+	rec, err := attachRecorder(g, opts.Out, run)
+	if err != nil {
+		return err
+	}
+	return followRun(ctx, g, e, rec, false)
+}
+
+// attachRecorder opens the run directory a remote run is attached to: --out,
+// or the run's directory under the data directory, created or reused.
+func attachRecorder(g *globalOptions, out string, run engine.RunRecord) (*recorder, error) {
+	path := out
+	if path == "" {
+		root, err := report.RunsDir()
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(root, run.ID)
+	}
+	meta := &report.Meta{ID: run.ID, Kind: run.Kind, Tool: run.Tool, Options: run.Options, State: "running", Started: run.Created, Sortie: version()}
+	if m, err := report.ReadMeta(path); err == nil {
+		if m.ID != run.ID {
+			return nil, usageError{withHint(fmt.Errorf("%s already holds run %s", path, m.ID), "choose a new directory with --out DIR")}
+		}
+		meta = m
+	} else if _, err := report.Create(filepath.Dir(path), filepath.Base(path)); err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(path)
+	return openRecorder(g, &report.Dir{Path: abs}, func(error) {}, meta)
+}
+
+// attachLocal follows a local run that another sortie process is running,
+// through its run directory: that process holds the run's engine.
+func attachLocal(ctx context.Context, g *globalOptions, id string) error {
+	d, m, err := localRun(id)
+	if err != nil {
+		return err
+	}
+	pr := newPrinter(g, func(error) {})
+	pr.Start(m.Tool, m.ID)
+	var off int64
+	show := func() error {
+		f, err := os.Open(d.File(report.FindingsFile))
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return err
+		}
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		for {
+			i := slices.Index(data, '\n')
+			if i < 0 {
+				break // a line still being written
+			}
+			line := data[:i+1]
+			data, off = data[i+1:], off+int64(i+1)
+			if f, err := finding.Decode(line); err == nil {
+				if err := pr.Finding(f, line); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// The other process writes findings.jsonl as it goes; read it until
+	// that process lets go of the run's engine (it has finished, or died).
+	for {
+		if err := show(); err != nil {
+			return err
+		}
+		if engine.StoreOwner(d.File("engine")) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped following run %s; it goes on", m.ID)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err := show(); err != nil {
+		return err
+	}
+	m, err = report.ReadMeta(d.Path)
+	if err != nil {
+		return err
+	}
+	state := localState(d, m)
+	pr.Summary(summary{State: state, Reason: m.Reason, Counts: m.Counts, Duration: durationOf(m), Dir: d.Path, Garbage: m.Garbage})
+	if state == "interrupted" {
+		return withHint(fmt.Errorf("run %s was interrupted", m.ID), "sortie runs resume "+m.ID+" continues it")
+	}
+	return nil
+}
+
+func durationOf(m *report.Meta) time.Duration {
+	if m.Finished == nil {
+		return 0
+	}
+	return m.Finished.Sub(m.Started)
+}
+
+func runRunsCancel(ctx context.Context, g *globalOptions, id string) error {
+	if !g.engine.remote() {
+		d, m, err := localRun(id)
+		if err != nil {
+			return err
+		}
+		if pid := engine.StoreOwner(d.File("engine")); pid > 0 {
+			// The run's own process cancels it on SIGINT, as on Ctrl-C.
+			if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+				return fmt.Errorf("cancel run %s (process %d): %w", m.ID, pid, err)
+			}
+			for engine.StoreOwner(d.File("engine")) != 0 {
+				select {
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			if m, err = report.ReadMeta(d.Path); err == nil {
+				fmt.Fprintf(g.stdout, "run %s %s\n", m.ID, m.State)
+			}
+			return nil
+		}
+	}
+	e, d, _, err := openRunEngine(ctx, g, id)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	id = runID(id, d)
+	if d != nil {
+		// Nothing else holds this local engine: whatever it says is
+		// running died with its process.
+		if err := e.ForgetWorkers(ctx); err != nil {
+			return err
+		}
+	}
+	run, err := e.CancelRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !run.State.Terminal() {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if run, err = e.WaitRun(wctx, id); err != nil {
+			return fmt.Errorf("run %s: cancel requested, but its chunks have not all stopped yet (%v); \"sortie runs show %s\" tells which", id, err, id)
+		}
+	}
+	if d != nil {
+		if m, err := report.ReadMeta(d.Path); err == nil {
+			m.State = string(run.State)
+			_ = d.WriteMeta(m)
+		}
+	}
+	fmt.Fprintf(g.stdout, "run %s %s\n", id, run.State)
+	return nil
+}
+
+func runRunsResume(ctx context.Context, g *globalOptions, opts *runsOptions, id string) error {
+	if g.engine.remote() {
+		return usageError{withHint(errors.New("runs on a server do not need resuming: their chunks go on on the workers"), "sortie runs attach RUN follows one")}
+	}
+	e, d, m, err := openRunEngine(ctx, g, id)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	run, err := e.Run(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	if !run.State.Terminal() {
+		// This process holds the store: every worker recorded in it is gone,
+		// and messages they held are handed out again now, not after their
+		// lease.
+		if err := e.ForgetWorkers(ctx); err != nil {
+			return err
+		}
+		tasks, err := e.Tasks(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			if err := e.ResetQueue(ctx, t.Pool); err != nil {
+				return err
+			}
+		}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	m.State = "running"
+	rec, err := openRecorder(g, d, cancel, m)
+	if err != nil {
+		return err
+	}
+	w, err := localWorker(ctx, g, e, d, opts.Concurrency)
+	if err != nil {
+		return errors.Join(err, rec.finish("failed", "engine", 0))
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer scancel()
+		w.Stop(sctx)
+	}()
+	return followRun(ctx, g, e, rec, true)
+}
+
+func runRunsReport(ctx context.Context, g *globalOptions, opts *runsOptions, id string) error {
+	if opts.Out == "" {
+		return usagef("--out DIR is required: where to write the report")
+	}
+	e, d, _, err := openRunEngine(ctx, g, id)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	run, err := e.Run(ctx, runID(id, d))
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(opts.Out)
+	if err != nil {
+		return err
+	}
+	if _, err := report.ReadMeta(abs); err == nil {
+		return usageError{withHint(fmt.Errorf("%s already holds a run", opts.Out), "choose a new directory with --out DIR")}
+	}
+	dir, err := report.Create(filepath.Dir(abs), filepath.Base(abs))
+	if err != nil {
+		return err
+	}
+	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
+	if err != nil {
+		return err
+	}
+	var bad int
+	err = e.ReadFindings(ctx, run.ID, func(b []byte) {
+		f, derr := finding.Decode(b)
+		if derr != nil {
+			bad++
+			return
+		}
+		if _, _, werr := fw.WriteLine(f); werr != nil && err == nil {
+			err = werr
+		}
+	})
+	closeErr := fw.Close()
+	if err = errors.Join(err, closeErr); err != nil {
+		return err
+	}
+	meta := &report.Meta{ID: run.ID, Kind: run.Kind, Tool: run.Tool, Options: run.Options, State: string(run.State),
+		Started: run.Created, Finished: run.Finished, Counts: fw.Counts(), Sortie: version()}
+	if run.Finished != nil {
+		meta.DurationMS = run.Finished.Sub(run.Created).Milliseconds()
+	}
+	if err := dir.WriteMeta(meta); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "run %s (%s): %d findings written to %s\n", run.ID, run.State, total(meta.Counts), dir.Path)
+	if bad > 0 {
+		return fmt.Errorf("%d findings could not be read", bad)
+	}
+	return nil
+}
+
+func total(c map[finding.Type]int) int {
+	n := 0
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
