@@ -90,7 +90,7 @@ func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *r
 		Concurrency: concurrency, Dirs: localDirs(dir),
 		// Short fetches: the worker stops as soon as the run is done.
 		FetchWait: 100 * time.Millisecond,
-		Version: version(),
+		Version:   version(),
 	})
 	if err != nil {
 		return nil, err

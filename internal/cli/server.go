@@ -5,15 +5,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/metrics"
 	"github.com/sortie-sec/sortie/internal/report"
 )
 
@@ -40,6 +46,9 @@ type serverOptions struct {
 	Monitor string
 	// SyncAlways fsyncs every write.
 	SyncAlways bool
+	// MetricsAddr serves sortie's Prometheus metrics (queues, workers, dead
+	// letters). Defaults to none.
+	MetricsAddr string
 }
 
 func newServerCommand(g *globalOptions) *cobra.Command {
@@ -74,6 +83,7 @@ newer with JetStream works as well; docs/engine.md lists what sortie creates.`,
 	f.StringSliceVar(&opts.Routes, "routes", nil, "other members' routes, nats://host:port, comma-separated")
 	f.StringVar(&opts.Monitor, "monitor", "", "NATS monitoring endpoint `HOST:PORT` (/varz, /jsz)")
 	f.BoolVar(&opts.SyncAlways, "sync-always", false, "fsync every write (survives power loss; slower)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
 	return cmd
 }
 
@@ -109,6 +119,14 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	if opts.MetricsAddr != "" {
+		stop, err := serveServerMetrics(ctx, srv, opts.MetricsAddr, g.engine.Replicas, log)
+		if err != nil {
+			srv.Shutdown()
+			return err
+		}
+		defer stop()
+	}
 	log.Info("sortie server ready", "url", srv.ClientURL(), "data", data)
 	fmt.Fprintf(g.stdout, "sortie server listening on %s (data in %s)\n", srv.ClientURL(), data)
 	select {
@@ -143,4 +161,84 @@ func readNKeys(path string) ([]string, error) {
 		return nil, fmt.Errorf("%s: no nkeys", path)
 	}
 	return keys, sc.Err()
+}
+
+// serveServerMetrics serves gauges read from the engine at each scrape:
+// work queue depth per pool, live workers per pool, dead letters. The
+// server's own client connects at the first scrape, so a cluster member
+// does not wait for its peers to start.
+func serveServerMetrics(ctx context.Context, srv *engine.Server, addr string, replicas int, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	reg := metrics.NewRegistry()
+	waiting := reg.Gauge("sortie_queue_waiting", "Chunks not yet delivered, by pool.", "pool")
+	inFlight := reg.Gauge("sortie_queue_in_flight", "Chunks delivered and not yet acknowledged, by pool.", "pool")
+	redelivered := reg.Gauge("sortie_queue_redelivered", "Pending chunks delivered more than once, by pool.", "pool")
+	workers := reg.Gauge("sortie_workers_live", "Workers with a fresh heartbeat, by pool.", "pool")
+	dead := reg.Gauge("sortie_dead_letters", "Dead letters stored.")
+	up := reg.Gauge("sortie_engine_up", "1 when the last scrape could read the engine.")
+	var mu sync.Mutex
+	var e *engine.Engine
+	collect := func(rctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if e == nil {
+			c, err := srv.Connect(rctx, replicas)
+			if err != nil {
+				return err
+			}
+			e = c
+		}
+		qs, err := e.Queues(rctx)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			waiting.With(q.Pool).Set(float64(q.Waiting))
+			inFlight.With(q.Pool).Set(float64(q.InFlight))
+			redelivered.With(q.Pool).Set(float64(q.Redelivered))
+		}
+		ws, err := e.Workers(rctx)
+		if err != nil {
+			return err
+		}
+		byPool := map[string]int{}
+		for _, w := range ws {
+			byPool[w.Pool]++
+		}
+		for _, q := range qs {
+			workers.With(q.Pool).Set(float64(byPool[q.Pool]))
+		}
+		n, err := e.DeadLetterCount(rctx)
+		if err != nil {
+			return err
+		}
+		dead.With().Set(float64(n))
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		rctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := collect(rctx); err != nil {
+			log.Warn("metrics: read engine", "err", err)
+			up.With().Set(0)
+		} else {
+			up.With().Set(1)
+		}
+		reg.Handler().ServeHTTP(w, r)
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info("metrics served", "addr", ln.Addr().String())
+	return func() {
+		hs.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if e != nil {
+			e.Close()
+		}
+	}, nil
 }

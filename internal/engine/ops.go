@@ -86,7 +86,11 @@ func (e *Engine) PublishRawWork(ctx context.Context, pool string, data []byte) e
 func (s *Server) Connect(ctx context.Context, replicas int) (*Engine, error) {
 	e := &Engine{cfg: Config{Replicas: replicas}.withDefaults()}
 	e.log = e.cfg.Logger
-	nc, err := nats.Connect("", nats.InProcessServer(s.srv), nats.Name("sortie-server"), nats.MaxReconnects(-1))
+	opts := []nats.Option{nats.InProcessServer(s.srv), nats.Name("sortie-server"), nats.MaxReconnects(-1)}
+	if s.token != "" {
+		opts = append(opts, nats.Token(s.token))
+	}
+	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, err
 	}

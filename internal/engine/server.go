@@ -56,7 +56,8 @@ var ErrNoAuth = errors.New("refusing to listen on a non-loopback address without
 
 // Server is a running "sortie server".
 type Server struct {
-	srv *server.Server
+	srv   *server.Server
+	token string // for the server's own in-process client
 }
 
 // StartServer starts the server and returns once it accepts clients.
@@ -143,7 +144,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		srv.Shutdown()
 		return nil, errors.New("start server: not accepting clients after 60s (see the log)")
 	}
-	return &Server{srv: srv}, nil
+	return &Server{srv: srv, token: cfg.Token}, nil
 }
 
 // ClientURL is the URL clients connect to.
