@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sortie-sec/sortie/internal/enginetest"
 )
 
 // The scripts in testdata/script run the real sortie command (this test
@@ -13,9 +15,19 @@ import (
 // custom YAML tools wrapping coreutils, so the CLI's behaviour is tested
 // end to end without the security tools installed.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanupM{m}, map[string]func(){
 		"sortie": func() { os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
+}
+
+// cleanupM removes the binaries the engine tests built once every test has
+// run.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	code := c.m.Run()
+	enginetest.RemoveBuildDir()
+	return code
 }
 
 func TestScripts(t *testing.T) {

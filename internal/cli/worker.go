@@ -43,6 +43,8 @@ type workerOptions struct {
 	ID string
 	// MetricsAddr serves Prometheus metrics on /metrics. Defaults to none.
 	MetricsAddr string
+
+	concurrencyGiven bool
 }
 
 func newWorkerCommand(g *globalOptions) *cobra.Command {
@@ -61,6 +63,7 @@ signal exits at once. A worker killed outright loses only its leases: other
 workers take its chunks over when they expire.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.concurrencyGiven = cmd.Flags().Changed("concurrency")
 			return runWorker(cmd.Context(), g, opts)
 		},
 	}
@@ -88,6 +91,21 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	reg := metrics.NewRegistry()
+	cfg := worker.Config{
+		ID: opts.ID, Pool: opts.Pool,
+		Concurrency: opts.Concurrency, Lease: opts.Lease, Grace: opts.Grace,
+		Eviction: worker.Eviction(opts.Eviction), MaxAttempts: opts.MaxAttempts, MaxAckPending: opts.MaxAckPending,
+		WorkDir: opts.WorkDir, Logger: log, Metrics: reg, Version: version(),
+	}
+	err := cfg.CheckSettings()
+	if opts.Concurrency == 0 && opts.concurrencyGiven {
+		// 0 is the default (one slot per CPU) only when not asked for.
+		err = errors.Join(errors.New("concurrency 0: must be at least 1"), err)
+	}
+	if err != nil {
+		return usageError{err}
+	}
 	e, err := g.engine.connect(ctx, log)
 	if err != nil {
 		return err
@@ -97,13 +115,8 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return err
 	}
-	reg := metrics.NewRegistry()
-	w, err := worker.New(worker.Config{
-		Engine: e, Registry: g.registry, Locate: in.Locate, ID: opts.ID, Pool: opts.Pool,
-		Concurrency: opts.Concurrency, Lease: opts.Lease, Grace: opts.Grace,
-		Eviction: worker.Eviction(opts.Eviction), MaxAttempts: opts.MaxAttempts, MaxAckPending: opts.MaxAckPending,
-		WorkDir: opts.WorkDir, Logger: log, Metrics: reg, Version: version(),
-	})
+	cfg.Engine, cfg.Registry, cfg.Locate = e, g.registry, in.Locate
+	w, err := worker.New(cfg)
 	if err != nil {
 		return usageError{err}
 	}

@@ -134,6 +134,14 @@ func (c Config) validate() error {
 	if c.Locate == nil {
 		errs = append(errs, errors.New("no tool locator"))
 	}
+	return errors.Join(append(errs, c.CheckSettings())...)
+}
+
+// CheckSettings reports every problem with the worker's settings (not its
+// dependencies), so a command can refuse bad flags before connecting.
+func (c Config) CheckSettings() error {
+	c = c.withDefaults()
+	var errs []error
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency))
 	}
