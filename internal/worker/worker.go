@@ -43,6 +43,9 @@ type Worker struct {
 	slots   chan struct{}
 	wg      sync.WaitGroup
 	stopped chan struct{}
+	// drained is closed when no chunk runs any more after a stop; the
+	// heartbeat goroutine then ends and beatsDone is closed.
+	drained, beatsDone chan struct{}
 	once    sync.Once
 
 	mu      sync.Mutex
@@ -63,6 +66,7 @@ func New(cfg Config) (*Worker, error) {
 	return &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.ID, "pool", cfg.Pool), m: newMetrics(cfg.Metrics),
 		slots: make(chan struct{}, cfg.Concurrency), stopped: make(chan struct{}),
+		drained: make(chan struct{}), beatsDone: make(chan struct{}),
 		running: map[string]*attemptState{},
 	}, nil
 }
@@ -87,7 +91,10 @@ func (w *Worker) Start(ctx context.Context) error {
 	}
 	started := time.Now().UTC()
 	w.beat(started)
-	go w.heartbeats(started)
+	go func() {
+		defer close(w.beatsDone)
+		w.heartbeats(started)
+	}()
 	go w.loop(q)
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "lease", w.cfg.Lease, "grace", w.cfg.Grace, "eviction", w.cfg.Eviction)
 	return nil
@@ -128,6 +135,8 @@ func (w *Worker) loop(q *engine.Queue) {
 		// Shutdown order: no more fetches; wait for running chunks to
 		// write their results; then leave the liveness bucket.
 		w.wg.Wait()
+		close(w.drained)
+		<-w.beatsDone
 		_ = w.cfg.Engine.RemoveWorker(context.WithoutCancel(w.runCtx), w.cfg.ID)
 		w.kill(nil)
 		close(w.stopped)
@@ -189,7 +198,20 @@ func (w *Worker) heartbeats(started time.Time) {
 		case <-t.C:
 			w.beat(started)
 		case <-w.fetchCtx.Done():
-			return
+			// Stopping: say so at once, and keep beating while running
+			// chunks are finished, so no one takes this worker for dead.
+			w.beat(started)
+			t.Reset(engine.WorkerTTL / 4)
+			for {
+				select {
+				case <-t.C:
+					w.beat(started)
+				case <-w.drained:
+					return
+				case <-w.runCtx.Done():
+					return
+				}
+			}
 		}
 	}
 }
@@ -208,6 +230,7 @@ func (w *Worker) beat(started time.Time) {
 	err := w.cfg.Engine.Heartbeat(ctx, engine.WorkerRecord{
 		ID: w.cfg.ID, Host: host, PID: os.Getpid(), Pool: w.cfg.Pool, Concurrency: w.cfg.Concurrency,
 		Running: running, Started: started, Heartbeat: time.Now().UTC(), Version: w.cfg.Version,
+		Stopping: w.fetchCtx.Err() != nil,
 	})
 	if err != nil {
 		w.log.Warn("worker heartbeat failed", "err", err)
@@ -481,7 +504,7 @@ func (w *Worker) runTool(ctx context.Context, a *engine.Attempt, log *slog.Logge
 			}
 			if !isExecution(f.Kind()) {
 				for i, t := range targets {
-					if !seen[i] && bytes.Contains(line, t) {
+					if !seen[i] && mentions(line, t) {
 						seen[i] = true
 					}
 				}
@@ -492,6 +515,33 @@ func (w *Worker) runTool(ctx context.Context, a *engine.Attempt, log *slog.Logge
 		},
 	})
 	return res, pub, seen, err
+}
+
+// mentions reports whether line names target as a whole: a finding about
+// 127.0.0.10 or sub.example.com does not name 127.0.0.1 or example.com, and
+// must not keep those from being requeued. An edge of the target that cannot
+// continue a host name (the "/" ending a URL) needs no boundary.
+func mentions(line, target []byte) bool {
+	if len(target) == 0 {
+		return false
+	}
+	checkStart, checkEnd := hostByte(target[0]), hostByte(target[len(target)-1])
+	for i := 0; ; {
+		j := bytes.Index(line[i:], target)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(target)
+		if (!checkStart || start == 0 || !hostByte(line[start-1])) && (!checkEnd || end == len(line) || !hostByte(line[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+// hostByte reports bytes that can continue a host name or address.
+func hostByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '-' || b == '_'
 }
 
 // isExecution reports finding types that describe the run, not the target.
