@@ -54,7 +54,6 @@ func startFleet(t *testing.T) *fleet {
 	return f
 }
 
-
 // sortie runs the CLI in-process against the fleet.
 func (f *fleet) sortie(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
