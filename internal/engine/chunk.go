@@ -22,7 +22,7 @@ var (
 	ErrLeaseLost = errors.New("lease lost to another worker")
 )
 
-// AttemptsExhaustedError: the chunk has used its attempts.
+// AttemptsExhaustedError means the chunk has used its attempts.
 type AttemptsExhaustedError struct{ Attempts int }
 
 func (e *AttemptsExhaustedError) Error() string {
@@ -49,7 +49,7 @@ func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts
 		rev, err := getJSON(ctx, e.chunks, key, &rec)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), State: ChunkPending}
+			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), State: ChunkPending, Parent: c.Parent}
 			rev = 0
 		case err != nil:
 			return nil, err
@@ -146,6 +146,7 @@ func (a *Attempt) Finish(ctx context.Context, o Outcome) error {
 func continuation(c *Chunk, attempt int, targets []string) *Chunk {
 	n := *c
 	n.ID = fmt.Sprintf("%sr%d", c.ID, attempt)
+	n.Parent = c.ID
 	n.Index = -1
 	n.Targets = targets
 	return &n
@@ -161,7 +162,7 @@ func (e *Engine) Settle(ctx context.Context, c *Chunk, state ChunkState, reason 
 		rev, err := getJSON(ctx, e.chunks, key, &rec)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets)}
+			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), Parent: c.Parent}
 			rev = 0
 		case err != nil:
 			return err

@@ -51,7 +51,7 @@ type ServerConfig struct {
 	Logger *slog.Logger
 }
 
-// ErrNoAuth: a non-loopback listener without authentication.
+// ErrNoAuth is the refusal of a non-loopback listener without authentication.
 var ErrNoAuth = errors.New("refusing to listen on a non-loopback address without authentication")
 
 // Server is a running "sortie server".

@@ -70,7 +70,7 @@ func (q *Queue) Next(wait time.Duration) (*Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
-	for msg := range batch.Messages() {
+	if msg, ok := <-batch.Messages(); ok {
 		d := &Delivery{e: q.e, msg: msg, Pool: q.pool, Size: len(msg.Data())}
 		if md, err := msg.Metadata(); err == nil {
 			d.NumDelivered = md.NumDelivered

@@ -46,7 +46,6 @@ type Worker struct {
 	// drained is closed when no chunk runs any more after a stop; the
 	// heartbeat goroutine then ends and beatsDone is closed.
 	drained, beatsDone chan struct{}
-	once               sync.Once
 
 	mu      sync.Mutex
 	running map[string]*attemptState // by chunk key
