@@ -43,6 +43,9 @@ type Chunk struct {
 	// Index is the planned chunk's position in the task's fan-in barrier;
 	// -1 for continuations, which the barrier tracks by id.
 	Index int `json:"index"`
+	// Parent is the id of the chunk a continuation carries on; empty for
+	// planned chunks.
+	Parent string `json:"parent,omitempty"`
 	// Of is the number of planned chunks in the task.
 	Of      int                 `json:"of"`
 	Pool    string              `json:"pool"`
