@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -88,9 +87,9 @@ func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *r
 		Engine: e, Registry: g.registry, Locate: in.Locate,
 		ID:          fmt.Sprintf("local-%d", os.Getpid()),
 		Concurrency: concurrency, Dirs: localDirs(dir),
-		// Short fetches: the worker stops as soon as the run is done.
-		FetchWait: 100 * time.Millisecond,
-		Version:   version(),
+		// Alone on its queue: the worker stops as soon as the run is done.
+		FastStop: true,
+		Version:  version(),
 	})
 	if err != nil {
 		return nil, err

@@ -62,12 +62,19 @@ func (e *Engine) ResetQueue(ctx context.Context, pool string) error {
 	return nil
 }
 
-// Next waits up to wait for one chunk. It returns nil, nil when none came.
-// One message per call: a worker asks only when it has a free slot, so no
-// message waits in a buffer while its lease runs.
-func (q *Queue) Next(wait time.Duration) (*Delivery, error) {
-	batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(wait))
+// Next waits up to wait for one chunk, or until ctx ends. It returns nil,
+// nil when none came. One message per call: a worker asks only when it has
+// a free slot, so no message waits in a buffer while its lease runs.
+func (q *Queue) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
+	// The wait is the context's deadline: FetchMaxWait must not be combined
+	// with FetchContext.
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	batch, err := q.cons.Fetch(1, jetstream.FetchContext(ctx))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
 		return nil, err
 	}
 	if msg, ok := <-batch.Messages(); ok {
@@ -85,7 +92,7 @@ func (q *Queue) Next(wait time.Duration) (*Delivery, error) {
 		}
 		return d, nil
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return nil, err
 	}
 	return nil, nil

@@ -73,6 +73,11 @@ type Config struct {
 	Dirs func(c *engine.Chunk, attempt int) (work, raw string)
 	// FetchWait is how long one fetch waits for a message. Defaults to 1s.
 	FetchWait time.Duration
+	// FastStop cancels the fetch in flight on a stop instead of waiting up
+	// to FetchWait for it. For a worker that is alone on its queue (a local
+	// run): elsewhere a chunk handed out at that moment would wait for its
+	// lease to expire. Defaults to false.
+	FastStop bool
 	// Logger receives structured logs. Defaults to discarding them.
 	Logger *slog.Logger
 	// Metrics receives the worker's metrics. Defaults to a private registry.

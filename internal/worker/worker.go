@@ -147,33 +147,51 @@ func (w *Worker) loop(q *engine.Queue) {
 		case <-w.fetchCtx.Done():
 			return
 		}
-		var d *engine.Delivery
-		for d == nil {
-			if w.fetchCtx.Err() != nil {
-				<-w.slots
-				return
-			}
-			var err error
-			d, err = q.Next(w.cfg.FetchWait)
-			if err != nil {
-				w.log.Warn("fetch failed", "err", err)
-				select {
-				case <-time.After(200 * time.Millisecond):
-				case <-w.fetchCtx.Done():
-				}
-			}
-		}
-		if w.fetchCtx.Err() != nil {
-			// Fetched while stopping: hand it back untouched, at once.
-			_ = d.Release()
+		d := w.fetch(q)
+		if d == nil {
 			<-w.slots
-			return
+			return // stopping
 		}
 		w.wg.Add(1)
 		go func() {
 			defer func() { <-w.slots; w.wg.Done() }()
 			w.handle(d)
 		}()
+	}
+}
+
+// fetch waits for one chunk until the worker stops. By default a stop
+// waits for the fetch in flight (at most FetchWait): a fetch abandoned
+// while the server still holds it open could be handed a chunk nobody
+// reads, which would then wait out its lease. With FastStop the fetch is
+// cancelled at once. Whatever arrives after a stop is handed back untouched.
+func (w *Worker) fetch(q *engine.Queue) *engine.Delivery {
+	ctx := context.WithoutCancel(w.fetchCtx)
+	if w.cfg.FastStop {
+		ctx = w.fetchCtx
+	}
+	for {
+		if w.fetchCtx.Err() != nil {
+			return nil
+		}
+		d, err := q.Next(ctx, w.cfg.FetchWait)
+		if w.fetchCtx.Err() != nil {
+			if d != nil {
+				_ = d.Release()
+			}
+			return nil
+		}
+		if err != nil {
+			w.log.Warn("fetch failed", "err", err)
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-w.fetchCtx.Done():
+			}
+			continue
+		}
+		if d != nil {
+			return d
+		}
 	}
 }
 

@@ -42,6 +42,8 @@ func startWorker(t *testing.T, e *engine.Engine, cfg worker.Config) *worker.Work
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = t.TempDir()
 	}
+	// A stop waits for the fetch in flight: keep it short.
+	cfg.FetchWait = 100 * time.Millisecond
 	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
