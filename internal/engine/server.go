@@ -181,6 +181,9 @@ func splitHostPort(s string) (string, int, error) {
 	if host == "" {
 		host = "0.0.0.0"
 	}
+	if p == 0 {
+		p = server.RANDOM_PORT // NATS reads port 0 as its default, 4222
+	}
 	return strings.Trim(host, "[]"), p, nil
 }
 
