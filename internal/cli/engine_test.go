@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -241,5 +242,57 @@ func TestResumeAfterKill(t *testing.T) {
 		if c.State != engine.ChunkDone || c.Attempt != want {
 			t.Errorf("chunk %s: %s attempt %d, want done attempt %d", c.ID, c.State, c.Attempt, want)
 		}
+	}
+}
+
+// Any standard NATS server with JetStream works as the engine, not only
+// "sortie server": here the stock nats-server binary (the version sortie
+// embeds, built from its module).
+func TestStockNATSServer(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "nats-server")
+	build := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build nats-server: %v\n%s", err, out)
+	}
+	port := enginetest.FreePort(t)
+	srv := exec.Command(bin, "-js", "-sd", t.TempDir(), "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+	var log bytes.Buffer
+	srv.Stdout, srv.Stderr = &log, &log
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+		if t.Failed() {
+			t.Logf("nats-server:\n%s", log.String())
+		}
+	})
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	var e *engine.Engine
+	enginetest.WaitFor(t, "nats-server accepting clients", time.Minute, func(ctx context.Context) (bool, error) {
+		var err error
+		e, err = engine.Open(ctx, engine.Config{Server: url})
+		return err == nil, err
+	})
+	t.Cleanup(func() { e.Close() })
+	w, err := worker.New(worker.Config{Engine: e, Registry: enginetest.Registry(t), Locate: enginetest.Locate(t),
+		Concurrency: 2, WorkDir: t.TempDir(), FetchWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		w.Stop(ctx)
+	})
+	f := &fleet{url: url, toolsDir: enginetest.ToolsDir(t)}
+	stdout, stderr, code := f.sortie(t, "x", "faketool", "a.test", "b.test", "--chunk-size", "1", "-q", "--out", filepath.Join(t.TempDir(), "run"))
+	if code != 0 || strings.Count(stdout, "[url]") != 2 {
+		t.Fatalf("x against nats-server: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
