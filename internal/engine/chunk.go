@@ -20,6 +20,10 @@ var (
 	// ErrLeaseLost: another worker owns the chunk now; this worker must
 	// neither write a result nor acknowledge.
 	ErrLeaseLost = errors.New("lease lost to another worker")
+	// ErrNotPlanned: the message names a chunk no run planned (a forged
+	// or stale message, or a tool other than the task's). It must never
+	// run; dead-letter it.
+	ErrNotPlanned = errors.New("chunk not planned by any run")
 )
 
 // AttemptsExhaustedError means the chunk has used its attempts.
@@ -43,6 +47,9 @@ type Attempt struct {
 // Claim starts an attempt on a delivered chunk: it counts the attempt on the
 // chunk's logical id with compare-and-swap and records the owner.
 func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts int) (*Attempt, error) {
+	if err := e.checkPlanned(ctx, c); err != nil {
+		return nil, err
+	}
 	key := c.Key()
 	for {
 		var rec ChunkRecord
@@ -85,6 +92,24 @@ func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts
 		e.event(Event{Type: "chunk.started", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: rec.Attempt, Worker: worker})
 		return a, nil
 	}
+}
+
+// checkPlanned makes sure a run planned this chunk, for this tool: a worker
+// runs only what was planned.
+func (e *Engine) checkPlanned(ctx context.Context, c *Chunk) error {
+	var t TaskRecord
+	_, err := getJSON(ctx, e.tasks, c.TaskKey(), &t)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("%w: no task %s", ErrNotPlanned, c.TaskKey())
+	case err != nil:
+		return err
+	case t.Tool != c.Tool:
+		return fmt.Errorf("%w: task %s runs %s, not %s", ErrNotPlanned, c.TaskKey(), t.Tool, c.Tool)
+	case c.Index >= t.Chunks || c.Index < -1 || c.Index == -1 && c.Parent == "":
+		return fmt.Errorf("%w: task %s has no chunk %s", ErrNotPlanned, c.TaskKey(), c.ID)
+	}
+	return nil
 }
 
 // StillOwner reports whether this attempt still owns its chunk. A worker
@@ -222,6 +247,9 @@ func (e *Engine) fanIn(ctx context.Context, c *Chunk, rec *ChunkRecord) error {
 		t.Findings += rec.Findings
 		return true
 	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: no task %s", ErrNotPlanned, c.TaskKey())
+	}
 	if err != nil {
 		return fmt.Errorf("engine: fan-in of task %s: %w", c.TaskKey(), err)
 	}

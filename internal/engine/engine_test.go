@@ -285,3 +285,24 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 	})
 }
+
+func TestOnlyPlannedChunksAreClaimed(t *testing.T) {
+	t.Parallel()
+	e := open(t)
+	ctx := context.Background()
+	c := submit(t, e, "r6", 2, 1)[0]
+	forged := []*engine.Chunk{
+		{Run: "r6", Task: "1", ID: "0", Index: 0, Tool: "nmap", Pool: engine.DefaultPool, Targets: []string{"x"}}, // another tool
+		{Run: "r6", Task: "2", ID: "0", Index: 0, Tool: "faketool", Pool: engine.DefaultPool, Targets: []string{"x"}}, // no such task
+		{Run: "r6", Task: "1", ID: "9", Index: 9, Tool: "faketool", Pool: engine.DefaultPool, Targets: []string{"x"}}, // no such chunk
+		{Run: "nope", Task: "1", ID: "0", Index: 0, Tool: "faketool", Pool: engine.DefaultPool, Targets: []string{"x"}},
+	}
+	for _, f := range forged {
+		if _, err := e.Claim(ctx, f, "w1", 3); !errors.Is(err, engine.ErrNotPlanned) {
+			t.Errorf("claim of %+v: %v, want ErrNotPlanned", f, err)
+		}
+	}
+	if _, err := e.Claim(ctx, c, "w1", 3); err != nil {
+		t.Fatalf("planned chunk: %v", err)
+	}
+}

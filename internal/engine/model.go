@@ -92,6 +92,12 @@ func DecodeChunk(data []byte) (*Chunk, error) {
 	return &c, nil
 }
 
+// ValidChunkKey reports whether c names a chunk well enough to record its
+// end: run, task and id are valid key tokens.
+func ValidChunkKey(c *Chunk) bool {
+	return validToken(c.Run) && validToken(c.Task) && validToken(c.ID)
+}
+
 // validToken reports whether s can be one token of a subject or key.
 func validToken(s string) bool {
 	if s == "" || len(s) > 128 {

@@ -284,6 +284,9 @@ func (w *Worker) handle(d *engine.Delivery) {
 	case errors.As(err, &exhausted):
 		w.abandon(ctx, d, log, exhausted)
 		return
+	case errors.Is(err, engine.ErrNotPlanned):
+		w.deadLetter(ctx, d, err.Error(), 0)
+		return
 	case err != nil:
 		// The engine is unreachable or failing: let the lease expire (or
 		// the message be redelivered) rather than lose the chunk.
@@ -319,7 +322,9 @@ func (w *Worker) check(d *engine.Delivery) error {
 func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason string, attempts int) {
 	dl := engine.DeadLetter{Pool: d.Pool, Reason: reason, Attempts: attempts, Worker: w.cfg.ID}
 	c := d.Chunk
-	named := c != nil && d.DecodeErr == nil || c != nil && c.Run != "" && c.Task != "" && c.ID != ""
+	// A message that names a chunk (even one that fails validation) ends
+	// that chunk; one that names nothing is only dead-lettered.
+	named := c != nil && engine.ValidChunkKey(c)
 	if c != nil {
 		dl.Run, dl.Task, dl.Chunk, dl.Tool = c.Run, c.Task, c.ID, c.Tool
 	}
@@ -331,11 +336,14 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 		w.log.Warn("store dead letter", "err", err)
 		return // not acknowledged: retried on redelivery
 	}
-	if named && d.DecodeErr == nil {
+	if named {
 		pub := w.cfg.Engine.Findings(c.Run)
 		w.publishOne(pub, c, &finding.Error{Message: "chunk not run: " + reason})
 		_ = pub.Flush(ctx)
-		if err := w.cfg.Engine.Settle(ctx, c, engine.ChunkAbandoned, reason); err != nil {
+		// The chunk ends abandoned so its task completes. A chunk no run
+		// planned has no task to complete.
+		err := w.cfg.Engine.Settle(ctx, c, engine.ChunkAbandoned, reason)
+		if err != nil && !errors.Is(err, engine.ErrNotPlanned) {
 			w.log.Warn("settle dead-lettered chunk", "err", err)
 			return
 		}
