@@ -292,7 +292,7 @@ func TestOnlyPlannedChunksAreClaimed(t *testing.T) {
 	ctx := context.Background()
 	c := submit(t, e, "r6", 2, 1)[0]
 	forged := []*engine.Chunk{
-		{Run: "r6", Task: "1", ID: "0", Index: 0, Tool: "nmap", Pool: engine.DefaultPool, Targets: []string{"x"}}, // another tool
+		{Run: "r6", Task: "1", ID: "0", Index: 0, Tool: "nmap", Pool: engine.DefaultPool, Targets: []string{"x"}},     // another tool
 		{Run: "r6", Task: "2", ID: "0", Index: 0, Tool: "faketool", Pool: engine.DefaultPool, Targets: []string{"x"}}, // no such task
 		{Run: "r6", Task: "1", ID: "9", Index: 9, Tool: "faketool", Pool: engine.DefaultPool, Targets: []string{"x"}}, // no such chunk
 		{Run: "nope", Task: "1", ID: "0", Index: 0, Tool: "faketool", Pool: engine.DefaultPool, Targets: []string{"x"}},
