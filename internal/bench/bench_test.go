@@ -180,6 +180,46 @@ func procStatusMB(b *testing.B, pid int, field string) float64 {
 	return 0
 }
 
+// cpuTimes are the CPU times (user + system) of a process and of its
+// children it has waited for, from /proc/PID/stat (pid 0: this process).
+type cpuTimes struct{ self, children time.Duration }
+
+// clockTick is the unit of /proc/PID/stat times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+func readCPU(b *testing.B, pid int) cpuTimes {
+	b.Helper()
+	name := "/proc/self/stat"
+	if pid != 0 {
+		name = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// "pid (comm) state ppid ...": utime, stime, cutime, cstime are fields
+	// 14 to 17, the 12th to 15th after the command.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		b.Fatalf("%s: %q", name, s)
+	}
+	var t [4]int64
+	for i := range t {
+		if t[i], err = strconv.ParseInt(f[11+i], 10, 64); err != nil {
+			b.Fatalf("%s: %q: %v", name, s, err)
+		}
+	}
+	return cpuTimes{self: time.Duration(t[0]+t[1]) * clockTick, children: time.Duration(t[2]+t[3]) * clockTick}
+}
+
+func (c cpuTimes) sub(d cpuTimes) cpuTimes {
+	return cpuTimes{self: c.self - d.self, children: c.children - d.children}
+}
+
+// perChunkMS is d per chunk, in milliseconds.
+func perChunkMS(d time.Duration, chunks int) float64 { return ms(d) / float64(chunks) }
+
 // resetPeakRSS sets this process's VmHWM back to its current RSS (Linux
 // 4.0+), so a peak measured afterwards belongs to what follows.
 func resetPeakRSS(b *testing.B) {

@@ -27,8 +27,13 @@ const hardKillLease = 3 * time.Second
 //   - bound-ms: lease + 1s, the target to compare with.
 //
 // A renews its lease every third of it, so the redelivery comes 2/3 to 3/3
-// of a lease after the kill. Each trial then evicts B (SIGTERM) to finish
-// the run, and starts fresh workers; the server process is shared.
+// of a lease after the kill, depending on where the kill falls between two
+// renewals. Trial i kills A at 1 + (i mod 5 + 0.5)/5 renewal periods after
+// its "chunk started" line: five trials spread the kills evenly over one
+// period, the first soon after a renewal (near the worst case). The wait
+// before the kill is the one sleep here: it places the stimulus. Each
+// iteration is one trial with fresh workers and ends by evicting B
+// (SIGTERM) to finish the run; the server process is shared.
 //
 //	go test -run XXX -bench HardKill -benchtime 5x ./internal/bench/
 func BenchmarkHardKill(b *testing.B) {
@@ -44,7 +49,11 @@ func BenchmarkHardKill(b *testing.B) {
 		wa := enginetest.Worker(b, fmt.Sprintf("hk-a%d", trial), url, lease, "--concurrency", "1")
 		submit(b, e, run, []string{"127.0.0.1"}, 1, opts)
 		wa.WaitOutput(b, `"msg":"chunk started"`, time.Minute)
+		claimed := logTime(b, wa, "chunk started", map[string]any{"run_id": run})
 		wb := enginetest.Worker(b, fmt.Sprintf("hk-b%d", trial), url, lease, "--concurrency", "1")
+		period := hardKillLease / 3
+		phase := time.Duration(2*((trial-1)%5)+1) * period / 10
+		time.Sleep(time.Until(claimed.Add(period + phase)))
 
 		t0 := time.Now()
 		wa.Signal(b, syscall.SIGKILL)
