@@ -142,7 +142,11 @@ func applySettings(cmd *cobra.Command, cfg config, path string) error {
 		key := strings.ReplaceAll(f.Name, "-", "_")
 		env := "SORTIE_" + strings.ToUpper(key)
 		if v, ok := os.LookupEnv(env); ok {
-			set(f, strings.Split(v, ","), env)
+			values := []string{v}
+			if _, isList := f.Value.(pflag.SliceValue); isList {
+				values = strings.Split(v, ",") // a token or URL list keeps its commas
+			}
+			set(f, values, env)
 			return
 		}
 		if v, ok := cfg[section][key]; ok {

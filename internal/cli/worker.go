@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/metrics"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
@@ -106,11 +108,17 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return usageError{err}
 	}
-	e, err := g.engine.connect(ctx, log)
+	e, err := connectRetrying(ctx, g, log, sigs)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	// After a second signal nothing is drained: exit now.
+	killed := false
+	defer func() {
+		if !killed {
+			e.Close()
+		}
+	}()
 	in, err := newInstaller(g)
 	if err != nil {
 		return err
@@ -141,20 +149,51 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	case <-w.Stopped():
 		return errors.New("worker stopped unexpectedly")
 	}
-	log.Info("stopping: no more fetches; running chunks get the eviction policy", "grace", opts.Grace, "eviction", opts.Eviction)
+	log.Info("stopping: no more fetches; running chunks get the eviction policy", "grace", opts.Grace.String(), "eviction", opts.Eviction)
 	// The soft stop has the grace period, less a margin for closing the
-	// connection; a second signal cuts it short.
+	// connection. A second signal exits at once: the tools die with this
+	// process (their parent-death signal), and the leases of the chunks
+	// expire for other workers to take them.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Grace-min(opts.Grace/10, time.Second))
 	defer cancel()
+	stopped := make(chan struct{})
 	go func() {
-		select {
-		case <-sigs:
-			log.Warn("second signal: exiting now")
-			w.Kill()
-			cancel()
-		case <-sctx.Done():
-		}
+		w.Stop(sctx)
+		close(stopped)
 	}()
-	w.Stop(sctx)
-	return nil
+	select {
+	case <-stopped:
+		return nil
+	case <-sigs:
+		log.Warn("second signal: exiting now; running chunks are left to their leases")
+		w.Kill()
+		killed = true
+		return errors.New("worker killed by a second signal")
+	}
+}
+
+// connectRetrying connects to the server, retrying until it answers or a
+// signal comes: on a fresh install the workers often start before the
+// server's JetStream is ready.
+func connectRetrying(ctx context.Context, g *globalOptions, log *slog.Logger, sigs <-chan os.Signal) (*engine.Engine, error) {
+	wait := 500 * time.Millisecond
+	for {
+		e, err := g.engine.connect(ctx, log)
+		if err == nil {
+			return e, nil
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		log.Warn("cannot reach the engine; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-time.After(wait):
+		case <-sigs:
+			return nil, err
+		case <-ctx.Done():
+			return nil, err
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // MaxChunkBytes is the largest chunk message sortie publishes or runs; a
-// larger one is refused when planned and dead-lettered when received.
-const MaxChunkBytes = 1 << 20
+// larger one is refused when planned and dead-lettered when received. It is
+// half a stock NATS server's max_payload (1 MB).
+const MaxChunkBytes = 512 << 10
 
 // DefaultPool is the pool of tasks and workers that name none.
 const DefaultPool = "default"

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,8 +40,10 @@ func eventSubject(run string) string        { return "sortie.events." + run }
 func deadSubject(pool, run string) string   { return "sortie.dead." + pool + "." + run }
 func consumerName(pool string) string       { return "pool-" + pool }
 
-// setup creates or updates the streams and buckets. Every call is
-// idempotent, so each process runs it at start.
+// setup creates the streams and buckets that do not exist yet. Existing
+// ones are left as they are: an operator may have tuned their replicas or
+// retention, and a client started with other defaults must not undo that.
+// Every process runs it at start.
 func (e *Engine) setup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -53,7 +56,13 @@ func (e *Engine) setup(ctx context.Context) error {
 	}
 	for _, s := range streams {
 		s.Storage, s.Replicas, s.Duplicates = jetstream.FileStorage, r, DuplicateWindow
-		if _, err := e.js.CreateOrUpdateStream(ctx, s); err != nil {
+		if _, err := e.js.Stream(ctx, s.Name); err == nil {
+			continue
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("engine: stream %s: %w", s.Name, err)
+		}
+		_, err := e.js.CreateStream(ctx, s)
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return fmt.Errorf("engine: create stream %s: %w", s.Name, err)
 		}
 	}
@@ -70,9 +79,15 @@ func (e *Engine) setup(ctx context.Context) error {
 	}
 	for _, b := range buckets {
 		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, r
-		kv, err := e.js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		kv, err := e.js.KeyValue(ctx, b.cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = e.js.CreateKeyValue(ctx, b.cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				kv, err = e.js.KeyValue(ctx, b.cfg.Bucket) // another process was first
+			}
+		}
 		if err != nil {
-			return fmt.Errorf("engine: create bucket %s: %w", b.cfg.Bucket, err)
+			return fmt.Errorf("engine: bucket %s: %w", b.cfg.Bucket, err)
 		}
 		*b.kv = kv
 	}
