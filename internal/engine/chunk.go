@@ -50,47 +50,62 @@ func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts
 	if err := e.checkPlanned(ctx, c); err != nil {
 		return nil, err
 	}
-	key := c.Key()
-	for {
-		var rec ChunkRecord
-		rev, err := getJSON(ctx, e.chunks, key, &rec)
+	rec, rev, err := e.changeChunk(ctx, c, func(r *ChunkRecord) (bool, error) {
 		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), State: ChunkPending, Parent: c.Parent}
-			rev = 0
-		case err != nil:
-			return nil, err
-		}
-		if rec.State.Terminal() {
-			if err := e.fanIn(ctx, c, &rec); err != nil {
-				return nil, err
-			}
-			return nil, ErrChunkFinished
-		}
-		if e.Cancelled(ctx, c.Run) {
-			return nil, ErrRunCancelled
-		}
-		if rec.Attempt >= maxAttempts {
-			return nil, &AttemptsExhaustedError{Attempts: rec.Attempt}
+		case r.State.Terminal():
+			return false, ErrChunkFinished
+		case e.Cancelled(ctx, c.Run):
+			return false, ErrRunCancelled
+		case r.Attempt >= maxAttempts:
+			return false, &AttemptsExhaustedError{Attempts: r.Attempt}
 		}
 		now := time.Now().UTC()
-		rec.State, rec.Attempt, rec.Worker, rec.Started = ChunkRunning, rec.Attempt+1, worker, &now
+		r.State, r.Attempt, r.Worker, r.Started = ChunkRunning, r.Attempt+1, worker, &now
+		return true, nil
+	})
+	if errors.Is(err, ErrChunkFinished) {
+		// A redelivery after the result was written: replay the fan-in,
+		// which a crash may have cut short.
+		if err := e.fanIn(ctx, c, &rec); err != nil {
+			return nil, err
+		}
+		return nil, ErrChunkFinished
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.event(Event{Type: "chunk.started", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: rec.Attempt, Worker: worker})
+	return &Attempt{e: e, Chunk: c, Number: rec.Attempt, Worker: worker, rev: rev, rec: rec}, nil
+}
+
+// changeChunk applies change to the chunk's record with compare-and-swap,
+// creating the record if it is absent and retrying when another writer got
+// there first. change returns false (or an error) to leave the record as it
+// is. It returns the record as it now stands and its revision.
+func (e *Engine) changeChunk(ctx context.Context, c *Chunk, change func(*ChunkRecord) (bool, error)) (ChunkRecord, uint64, error) {
+	key := c.Key()
+	for {
+		rec := ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), State: ChunkPending, Parent: c.Parent}
+		rev, err := getJSON(ctx, e.chunks, key, &rec)
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return rec, 0, err
+		}
+		if ok, err := change(&rec); err != nil || !ok {
+			return rec, rev, err
+		}
 		b, _ := json.Marshal(&rec)
-		var newRev uint64
 		if rev == 0 {
-			newRev, err = e.chunks.Create(ctx, key, b)
+			rev, err = e.chunks.Create(ctx, key, b)
 		} else {
-			newRev, err = e.chunks.Update(ctx, key, b, rev)
+			rev, err = e.chunks.Update(ctx, key, b, rev)
 		}
 		if isConflict(err) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("engine: claim chunk %s: %w", key, err)
+			return rec, 0, fmt.Errorf("engine: write chunk %s: %w", key, err)
 		}
-		a := &Attempt{e: e, Chunk: c, Number: rec.Attempt, Worker: worker, rev: newRev, rec: rec}
-		e.event(Event{Type: "chunk.started", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: rec.Attempt, Worker: worker})
-		return a, nil
+		return rec, rev, nil
 	}
 }
 
@@ -181,35 +196,23 @@ func continuation(c *Chunk, attempt int, targets []string) *Chunk {
 // abandoned (attempts exhausted, invalid). It does nothing to a chunk that is
 // already terminal, and counts the chunk in its fan-in.
 func (e *Engine) Settle(ctx context.Context, c *Chunk, state ChunkState, reason string) error {
-	key := c.Key()
-	for {
-		var rec ChunkRecord
-		rev, err := getJSON(ctx, e.chunks, key, &rec)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool, Targets: len(c.Targets), Parent: c.Parent}
-			rev = 0
-		case err != nil:
-			return err
-		}
-		if !rec.State.Terminal() {
-			now := time.Now().UTC()
-			rec.State, rec.Reason, rec.Finished = state, reason, &now
-			b, _ := json.Marshal(&rec)
-			if rev == 0 {
-				_, err = e.chunks.Create(ctx, key, b)
-			} else {
-				_, err = e.chunks.Update(ctx, key, b, rev)
-			}
-			if isConflict(err) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("engine: settle chunk %s: %w", key, err)
-			}
-		}
-		return e.fanIn(ctx, c, &rec)
+	rec, _, err := e.changeChunk(ctx, c, func(r *ChunkRecord) (bool, error) {
+		return settle(r, state, reason), nil
+	})
+	if err != nil {
+		return err
 	}
+	return e.fanIn(ctx, c, &rec)
+}
+
+// settle ends a record that is not terminal yet; it reports whether it did.
+func settle(r *ChunkRecord, state ChunkState, reason string) bool {
+	if r.State.Terminal() {
+		return false
+	}
+	now := time.Now().UTC()
+	r.State, r.Reason, r.Finished = state, reason, &now
+	return true
 }
 
 // fanIn counts a terminal chunk in its task's barrier. The chunk's bit (or
