@@ -7,10 +7,13 @@
 //     findings.
 //   - BenchmarkHardKill: SIGKILL to a worker holding a chunk, until another
 //     worker starts the chunk's second attempt.
+//   - BenchmarkCancel: "sortie runs cancel" of a run whose chunks run on two
+//     worker processes, until the run is finished, cancelled.
 //   - BenchmarkThroughput: chunks per second of a fake tool that exits at
 //     once, with an embedded engine and an in-process worker, and with a
 //     "sortie server" and a "sortie worker" process over loopback TCP; and
 //     the peak memory of each.
+//   - BenchmarkToolSpawn: the fake tool alone, the floor under Throughput.
 //   - BenchmarkIdleWorker: the memory of a worker process with nothing to do.
 //
 // The package has no tests: everything here is a benchmark, which starts
