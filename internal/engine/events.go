@@ -43,6 +43,10 @@ type Publisher struct {
 	e       *Engine
 	run     string
 	futures []jetstream.PubAckFuture
+	// failed holds the publishes the stream did not store (no leader during
+	// a failover, a server restart), to be sent again by Flush.
+	failed  []*nats.Msg
+	lastErr error
 	n       int
 }
 
@@ -60,7 +64,7 @@ func (p *Publisher) Publish(typ, id string, line []byte) error {
 	p.n++
 	// Keep the list short on long chunks: collect what is already stored.
 	if len(p.futures) >= 1024 {
-		return p.collect(false)
+		p.collect()
 	}
 	return nil
 }
@@ -68,27 +72,62 @@ func (p *Publisher) Publish(typ, id string, line []byte) error {
 // Count is the number of findings published.
 func (p *Publisher) Count() int { return p.n }
 
-// Flush waits until every finding published so far is stored.
+// publishRetryWait is the pause before Flush sends failed publishes again.
+const publishRetryWait = 250 * time.Millisecond
+
+// Flush waits until every finding published so far is stored. A publish the
+// stream did not store — no stream leader while a cluster elects one, a
+// server restarting — is sent again until ctx ends: its message id makes
+// that safe, so an engine outage shorter than ctx costs nothing.
 func (p *Publisher) Flush(ctx context.Context) error {
-	err := waitAcks(ctx, p.futures)
-	p.futures = p.futures[:0]
-	return err
+	for {
+		for i, f := range p.futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				p.failed, p.lastErr = append(p.failed, f.Msg()), err
+			case <-ctx.Done():
+				p.futures = p.futures[i:]
+				return context.Cause(ctx)
+			}
+		}
+		p.futures = p.futures[:0]
+		if len(p.failed) == 0 {
+			return nil
+		}
+		select {
+		case <-time.After(publishRetryWait):
+		case <-ctx.Done():
+			return fmt.Errorf("engine: publish finding: %w", p.lastErr)
+		}
+		msgs := p.failed
+		p.failed = nil
+		for _, m := range msgs {
+			// m keeps its message id header from the first publish.
+			f, err := p.e.js.PublishMsgAsync(m)
+			if err != nil {
+				p.failed, p.lastErr = append(p.failed, m), err
+				continue
+			}
+			p.futures = append(p.futures, f)
+		}
+	}
 }
 
-// collect drops the futures already acknowledged and reports a failed one.
-func (p *Publisher) collect(block bool) error {
+// collect drops the futures already acknowledged and sets failed ones aside
+// for Flush to send again.
+func (p *Publisher) collect() {
 	keep := p.futures[:0]
 	for _, f := range p.futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("engine: publish finding: %w", err)
+			p.failed, p.lastErr = append(p.failed, f.Msg()), err
 		default:
 			keep = append(keep, f)
 		}
 	}
 	p.futures = keep
-	return nil
 }
 
 // Follower delivers a run's messages in order: everything stored so far,

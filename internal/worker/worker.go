@@ -339,7 +339,10 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 	if named {
 		pub := w.cfg.Engine.Findings(c.Run)
 		w.publishOne(pub, c, &finding.Error{Message: "chunk not run: " + reason})
-		_ = pub.Flush(ctx)
+		// Flush retries until its context ends: bound it.
+		fctx, cancel := context.WithTimeout(ctx, w.cfg.Lease)
+		_ = pub.Flush(fctx)
+		cancel()
 		// The chunk ends abandoned so its task completes. A chunk no run
 		// planned has no task to complete.
 		err := w.cfg.Engine.Settle(ctx, c, engine.ChunkAbandoned, reason)
