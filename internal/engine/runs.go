@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -131,24 +132,60 @@ func (e *Engine) ReadFindings(ctx context.Context, run string, fn func([]byte)) 
 	return e.readAll(ctx, FindingsStream, "sortie.findings."+run+".>", fn)
 }
 
+// waitRunCheck is how often WaitRun reads the run's record besides
+// watching it.
+const waitRunCheck = 5 * time.Second
+
 // WaitRun blocks until the run is finished and returns its final record.
 func (e *Engine) WaitRun(ctx context.Context, id string) (RunRecord, error) {
-	w, err := e.runs.Watch(ctx, id)
-	if err != nil {
-		return RunRecord{}, err
-	}
-	defer w.Stop()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	// The watch is an ordered consumer on the bucket's stream leader. In a
+	// leader failover its creation can wait for a reply that never comes,
+	// and a watch whose server dies is not always recreated: it runs on its
+	// own, and the record is also read now and then, so a failover cannot
+	// hide the run's end.
+	found := make(chan RunRecord, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w, err := e.runs.Watch(ctx, id)
+		if err != nil {
+			return // the reads below still see the end
+		}
+		defer w.Stop()
+		for {
+			select {
+			case ent, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if ent == nil || ent.Operation() != jetstream.KeyValuePut {
+					continue
+				}
+				var r RunRecord
+				if json.Unmarshal(ent.Value(), &r) == nil && r.State.Terminal() {
+					found <- r
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	check := time.NewTicker(waitRunCheck)
+	defer check.Stop()
 	for {
 		select {
-		case ent, ok := <-w.Updates():
-			if !ok {
-				return RunRecord{}, errors.New("engine: run watch closed")
-			}
-			if ent == nil || ent.Operation() != jetstream.KeyValuePut {
-				continue
-			}
+		case r := <-found:
+			return r, nil
+		case <-check.C:
+			rctx, rcancel := context.WithTimeout(ctx, waitRunCheck)
 			var r RunRecord
-			if json.Unmarshal(ent.Value(), &r) == nil && r.State.Terminal() {
+			_, err := getJSON(rctx, e.runs, id, &r)
+			rcancel()
+			if err == nil && r.State.Terminal() {
 				return r, nil
 			}
 		case <-ctx.Done():
