@@ -27,6 +27,7 @@ extra_options:
   - {name: sleep, kind: string, flag: -sleep, help: "pause after each target"}
   - {name: ignore_int, kind: bool, flag: -ignore-int, help: "ignore SIGINT"}
   - {name: kill_parent, kind: bool, flag: -kill-parent, help: "SIGKILL the parent"}
+  - {name: kill_parent_on, kind: string, flag: -kill-parent-on, help: "SIGKILL the parent if this target is in the chunk"}
 output: {format: jsonl}
 findings:
   - type: url

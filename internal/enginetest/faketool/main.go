@@ -2,10 +2,12 @@
 // reads targets from a file and prints JSON lines for each, and it can be
 // told to be slow, to ignore SIGINT, or to kill the worker that started it.
 //
-//	faketool -l targets.txt [-n 2] [-sleep 100ms] [-ignore-int] [-kill-parent]
+//	faketool -l targets.txt [-n 2] [-sleep 100ms] [-ignore-int] [-kill-parent] [-kill-parent-on TARGET]
 //
 // For each target it prints n lines {"url": "http://TARGET/I"} and then
 // sleeps. On SIGINT it exits at once (status 130) unless -ignore-int.
+// -kill-parent-on kills the parent only when TARGET is in the list, so one
+// chunk of a task can kill its worker while the others run normally.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -24,9 +27,20 @@ func main() {
 	sleep := flag.Duration("sleep", 0, "pause after each target")
 	ignoreInt := flag.Bool("ignore-int", false, "ignore SIGINT")
 	killParent := flag.Bool("kill-parent", false, "SIGKILL the parent process first")
+	killParentOn := flag.String("kill-parent-on", "", "SIGKILL the parent process first if this target is in the list")
 	flag.Parse()
 
-	if *killParent {
+	f, err := os.Open(*list)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var targets []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		targets = append(targets, sc.Text())
+	}
+	if *killParent || *killParentOn != "" && slices.Contains(targets, *killParentOn) {
 		_ = syscall.Kill(os.Getppid(), syscall.SIGKILL)
 	}
 	sigs := make(chan os.Signal, 1)
@@ -35,15 +49,8 @@ func main() {
 	} else {
 		signal.Notify(sigs, syscall.SIGINT)
 	}
-	f, err := os.Open(*list)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
 	out := bufio.NewWriter(os.Stdout)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		t := sc.Text()
+	for _, t := range targets {
 		for i := 0; i < *n; i++ {
 			fmt.Fprintf(out, "{\"url\":\"http://%s/%d\"}\n", t, i)
 		}
