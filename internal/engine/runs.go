@@ -265,38 +265,15 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (RunRecord, error) {
 // settleCancelled settles a chunk as cancelled unless a live worker claimed
 // it in the meantime.
 func (e *Engine) settleCancelled(ctx context.Context, c *Chunk, live map[string]bool) error {
-	key := c.Key()
-	for {
-		var rec ChunkRecord
-		rev, err := getJSON(ctx, e.chunks, key, &rec)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rec = ChunkRecord{Run: c.Run, Task: c.Task, ID: c.ID, Tool: c.Tool}
-			rev = 0
-		case err != nil:
-			return err
-		}
-		if rec.State == ChunkRunning && live[rec.Worker] {
-			return nil
-		}
-		if !rec.State.Terminal() {
-			now := time.Now().UTC()
-			rec.State, rec.Reason, rec.Finished = ChunkCancelled, "cancelled", &now
-			b, _ := json.Marshal(&rec)
-			if rev == 0 {
-				_, err = e.chunks.Create(ctx, key, b)
-			} else {
-				_, err = e.chunks.Update(ctx, key, b, rev)
-			}
-			if isConflict(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return e.fanIn(ctx, c, &rec)
+	skip := false
+	rec, _, err := e.changeChunk(ctx, c, func(r *ChunkRecord) (bool, error) {
+		skip = r.State == ChunkRunning && live[r.Worker]
+		return !skip && settle(r, ChunkCancelled, "cancelled"), nil
+	})
+	if err != nil || skip {
+		return err
 	}
+	return e.fanIn(ctx, c, &rec)
 }
 
 // WatchCancels calls fn with the id of each run cancelled from now on,
