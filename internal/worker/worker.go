@@ -430,8 +430,15 @@ func (w *Worker) runAttempt(d *engine.Delivery, a *engine.Attempt, log *slog.Log
 	cancelFlush()
 	if flushErr != nil {
 		// Findings not stored: do not complete; the chunk is redelivered.
+		// Only the owner hands it back: a worker that lost its lease must
+		// not send the new owner's delivery elsewhere.
 		log.Error("store findings failed; the chunk will be redelivered", "err", flushErr)
-		_ = d.Release()
+		octx, ocancel := context.WithTimeout(wctx, w.cfg.Lease/3)
+		owner, err := a.StillOwner(octx)
+		ocancel()
+		if err == nil && owner {
+			_ = d.Release()
+		}
 		return
 	}
 	out := w.outcome(c, res, runErr, cause, seen)
