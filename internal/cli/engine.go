@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -95,6 +96,14 @@ func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *r
 		return nil, err
 	}
 	return w, w.Start(ctx)
+}
+
+// stopWorker stops a local run's worker once its run is over; the shutdown
+// order is run, then worker, then engine.
+func stopWorker(ctx context.Context, w *worker.Worker) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	w.Stop(sctx)
 }
 
 // localDirs keeps a local run's working and raw output directories in the

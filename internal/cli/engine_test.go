@@ -39,19 +39,7 @@ func startFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	w, err := worker.New(worker.Config{Engine: e, Registry: enginetest.Registry(t), Locate: enginetest.Locate(t),
-		ID: "test-worker", Concurrency: 2, WorkDir: t.TempDir(), FetchWait: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		w.Stop(ctx)
-	})
+	enginetest.StartWorker(t, e, worker.Config{ID: "test-worker", Concurrency: 2})
 	return f
 }
 
@@ -277,19 +265,7 @@ func TestStockNATSServer(t *testing.T) {
 		return err == nil, err
 	})
 	t.Cleanup(func() { e.Close() })
-	w, err := worker.New(worker.Config{Engine: e, Registry: enginetest.Registry(t), Locate: enginetest.Locate(t),
-		Concurrency: 2, WorkDir: t.TempDir(), FetchWait: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		w.Stop(ctx)
-	})
+	enginetest.StartWorker(t, e, worker.Config{Concurrency: 2})
 	f := &fleet{url: url, toolsDir: enginetest.ToolsDir(t)}
 	stdout, stderr, code := f.sortie(t, "x", "faketool", "a.test", "b.test", "--chunk-size", "1", "-q", "--out", filepath.Join(t.TempDir(), "run"))
 	if code != 0 || strings.Count(stdout, "[url]") != 2 {

@@ -66,13 +66,7 @@ func startRun(ctx context.Context, g *globalOptions, out string, detach bool, co
 	if err != nil {
 		return errors.Join(err, rec.finish("failed", "engine", 0))
 	}
-	// Shutdown order: the run has finished (or was cancelled) before the
-	// worker stops, and the worker stops before the engine closes.
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer scancel()
-		w.Stop(sctx)
-	}()
+	defer stopWorker(ctx, w)
 	if err := e.Submit(ctx, p); err != nil {
 		return errors.Join(err, rec.finish("failed", "engine", 0))
 	}

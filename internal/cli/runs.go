@@ -592,11 +592,7 @@ func runRunsResume(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 	if err != nil {
 		return errors.Join(err, rec.finish("failed", "engine", 0))
 	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer scancel()
-		w.Stop(sctx)
-	}()
+	defer stopWorker(ctx, w)
 	return followRun(ctx, g, e, rec, true)
 }
 

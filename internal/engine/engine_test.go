@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/enginetest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,15 +26,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func open(t *testing.T) *engine.Engine {
-	t.Helper()
-	e, err := engine.Open(context.Background(), engine.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
+func open(t *testing.T) *engine.Engine { return enginetest.Embedded(t) }
 
 func submit(t *testing.T, e *engine.Engine, run string, targets, chunkSize int) []*engine.Chunk {
 	t.Helper()

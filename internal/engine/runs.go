@@ -32,26 +32,14 @@ func (e *Engine) Run(ctx context.Context, id string) (RunRecord, error) {
 
 // Runs lists every run, newest first.
 func (e *Engine) Runs(ctx context.Context) ([]RunRecord, error) {
-	var out []RunRecord
-	err := e.eachKey(ctx, e.runs, ">", func(key string, b []byte) {
-		var r RunRecord
-		if json.Unmarshal(b, &r) == nil {
-			out = append(out, r)
-		}
-	})
+	out, err := listJSON[RunRecord](ctx, e, e.runs, ">")
 	slices.SortFunc(out, func(a, b RunRecord) int { return b.Created.Compare(a.Created) })
 	return out, err
 }
 
 // Tasks lists a run's tasks.
 func (e *Engine) Tasks(ctx context.Context, run string) ([]TaskRecord, error) {
-	var out []TaskRecord
-	err := e.eachKey(ctx, e.tasks, run+".*", func(key string, b []byte) {
-		var t TaskRecord
-		if json.Unmarshal(b, &t) == nil {
-			out = append(out, t)
-		}
-	})
+	out, err := listJSON[TaskRecord](ctx, e, e.tasks, run+".*")
 	slices.SortFunc(out, func(a, b TaskRecord) int { return naturalCompare(a.ID, b.ID) })
 	return out, err
 }
@@ -59,18 +47,25 @@ func (e *Engine) Tasks(ctx context.Context, run string) ([]TaskRecord, error) {
 // Chunks lists the chunks of a run that have a record (claimed or settled);
 // planned chunks no worker has touched yet have none.
 func (e *Engine) Chunks(ctx context.Context, run string) ([]ChunkRecord, error) {
-	var out []ChunkRecord
-	err := e.eachKey(ctx, e.chunks, run+".>", func(key string, b []byte) {
-		var c ChunkRecord
-		if json.Unmarshal(b, &c) == nil {
-			out = append(out, c)
-		}
-	})
+	out, err := listJSON[ChunkRecord](ctx, e, e.chunks, run+".>")
 	slices.SortFunc(out, func(a, b ChunkRecord) int {
 		if c := naturalCompare(a.Task, b.Task); c != 0 {
 			return c
 		}
 		return naturalCompare(a.ID, b.ID)
+	})
+	return out, err
+}
+
+// listJSON reads every record whose key matches filter; a record that does
+// not decode is skipped.
+func listJSON[T any](ctx context.Context, e *Engine, kv jetstream.KeyValue, filter string) ([]T, error) {
+	var out []T
+	err := e.eachKey(ctx, kv, filter, func(_ string, b []byte) {
+		var v T
+		if json.Unmarshal(b, &v) == nil {
+			out = append(out, v)
+		}
 	})
 	return out, err
 }
@@ -317,13 +312,7 @@ func (e *Engine) RemoveWorker(ctx context.Context, id string) error {
 
 // Workers lists live workers.
 func (e *Engine) Workers(ctx context.Context) ([]WorkerRecord, error) {
-	var out []WorkerRecord
-	err := e.eachKey(ctx, e.workers, ">", func(_ string, b []byte) {
-		var w WorkerRecord
-		if json.Unmarshal(b, &w) == nil {
-			out = append(out, w)
-		}
-	})
+	out, err := listJSON[WorkerRecord](ctx, e, e.workers, ">")
 	slices.SortFunc(out, func(a, b WorkerRecord) int { return strings.Compare(a.ID, b.ID) })
 	return out, err
 }

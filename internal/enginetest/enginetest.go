@@ -11,9 +11,11 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/tool"
+	"github.com/sortie-sec/sortie/internal/worker"
 )
 
 // FakeToolYAML defines the fake tool for sortie's custom tool loader.
@@ -146,4 +148,38 @@ func Embedded(t testing.TB) *engine.Engine {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// StartWorker starts an in-process worker on e that runs the fake tool, and
+// stops it when the test ends. Unset Engine, Registry, Locate and WorkDir
+// are filled in; FetchWait is short, since a stop waits for the fetch in
+// flight.
+func StartWorker(t testing.TB, e *engine.Engine, cfg worker.Config) *worker.Worker {
+	t.Helper()
+	cfg.Engine = e
+	if cfg.Registry == nil {
+		cfg.Registry = Registry(t)
+	}
+	if cfg.Locate == nil {
+		cfg.Locate = Locate(t)
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = t.TempDir()
+	}
+	if cfg.FetchWait == 0 {
+		cfg.FetchWait = 100 * time.Millisecond
+	}
+	w, err := worker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		w.Stop(ctx)
+	})
+	return w
 }

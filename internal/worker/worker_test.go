@@ -38,25 +38,7 @@ func targets(n int) []string {
 
 func startWorker(t *testing.T, e *engine.Engine, cfg worker.Config) *worker.Worker {
 	t.Helper()
-	cfg.Engine, cfg.Registry, cfg.Locate = e, enginetest.Registry(t), enginetest.Locate(t)
-	if cfg.WorkDir == "" {
-		cfg.WorkDir = t.TempDir()
-	}
-	// A stop waits for the fetch in flight: keep it short.
-	cfg.FetchWait = 100 * time.Millisecond
-	w, err := worker.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		w.Stop(ctx)
-	})
-	return w
+	return enginetest.StartWorker(t, e, cfg)
 }
 
 func submit(t *testing.T, e *engine.Engine, id string, tp engine.TaskPlan) {
