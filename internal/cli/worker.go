@@ -87,8 +87,7 @@ workers take its chunks over when they expire.`,
 func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error {
 	log := g.logger()
 	// Signals are counted here: the first starts the soft stop, the second
-	// kills at once. Main's context only backs this up for callers that are
-	// not a terminal or a kubelet (tests).
+	// kills at once.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -143,9 +142,11 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
+	// Only signals on sigs count. main's context is cancelled by the same
+	// SIGTERM, and the two deliveries race: counting both would take one
+	// signal for two and kill instead of evicting.
 	select {
 	case <-sigs:
-	case <-ctx.Done():
 	case <-w.Stopped():
 		return errors.New("worker stopped unexpectedly")
 	}

@@ -38,6 +38,13 @@ func sampleMemory(pgid int, interval time.Duration, limit int64, stop <-chan str
 	signalled := false
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	// The first scan waits one interval: a scan walks all of /proc, and
+	// most short-lived tools (one chunk of a fast tool) are gone by then.
+	select {
+	case <-stop:
+		return 0
+	case <-tick.C:
+	}
 	for {
 		rss := s.treeRSS(pgid)
 		peak = max(peak, rss)

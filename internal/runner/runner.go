@@ -79,8 +79,8 @@ type Spec struct {
 	MemoryLimit int64
 
 	// MemorySampleInterval is the period of the /proc scan that measures
-	// the tree's memory (for MemoryLimit and Result.PeakRSS). Defaults to
-	// 200ms.
+	// the tree's memory (for MemoryLimit and Result.PeakRSS); the first
+	// scan comes one period after the start. Defaults to 200ms.
 	MemorySampleInterval time.Duration
 
 	// InterruptGrace is how long the process group has to exit after SIGINT
