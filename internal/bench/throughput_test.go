@@ -12,6 +12,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
+	"github.com/sortie-sec/sortie/internal/tool"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
 
@@ -82,6 +83,36 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ReportMetric(perChunkMS(cpu.self, chunks), "cpu-ms/chunk")
 		b.ReportMetric(perChunkMS(cpu.children, chunks), "tool-cpu-ms/chunk")
 	})
+	// The same with /bin/true as the tool: what sortie costs per chunk
+	// when the tool costs almost nothing (a Go fake tool burns ~10 ms of
+	// CPU per start on this machine, /bin/true ~3 ms).
+	b.Run("embedded-true", func(b *testing.B) {
+		reg := enginetest.Registry(b)
+		d, err := tool.ParseDefinition("exit0.yaml", []byte(exit0YAML))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := reg.Add(d); err != nil {
+			b.Fatal(err)
+		}
+		e, err := engine.Open(context.Background(), engine.Config{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		resetPeakRSS(b)
+		enginetest.StartWorker(b, e, worker.Config{Registry: reg, Concurrency: throughputConcurrency,
+			Locate: func(*tool.Definition) (string, error) { return exec.LookPath("true") }})
+		cpu0 := readCPU(b, 0)
+		rates := throughputRunsOf(b, e, "embedded-true", "exit0", targets)
+		cpu := readCPU(b, 0).sub(cpu0)
+		chunks := len(rates) * len(targets)
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(median(rates), "chunks/s")
+		b.ReportMetric(procStatusMB(b, 0, "VmHWM"), "peak-MB")
+		b.ReportMetric(perChunkMS(cpu.self, chunks), "cpu-ms/chunk")
+		b.ReportMetric(perChunkMS(cpu.children, chunks), "tool-cpu-ms/chunk")
+	})
 	b.Run("tcp", func(b *testing.B) {
 		srv, url := enginetest.Server(b, "")
 		wp := enginetest.Worker(b, "throughput", url, "--concurrency", fmt.Sprint(throughputConcurrency))
@@ -102,9 +133,25 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 }
 
-// throughputRuns runs one throughput run per iteration and returns the
-// rates in chunks per second.
+// exit0YAML is a tool that does nothing: /bin/true, given a target file.
+const exit0YAML = `name: exit0
+binary: "true"
+inputs: [ip, host, url, string]
+input: {mode: file, flag: -l}
+output: {format: lines}
+findings:
+  - type: ip
+    fields: {ip: "{line}"}
+`
+
+// throughputRuns runs one throughput run of the fake tool per iteration
+// and returns the rates in chunks per second.
 func throughputRuns(b *testing.B, e *engine.Engine, mode string, targets []string) []float64 {
+	return throughputRunsOf(b, e, mode, "faketool", targets)
+}
+
+// throughputRunsOf is throughputRuns for any tool.
+func throughputRunsOf(b *testing.B, e *engine.Engine, mode, toolName string, targets []string) []float64 {
 	var rates []float64
 	i := 0
 	for b.Loop() {
@@ -112,7 +159,13 @@ func throughputRuns(b *testing.B, e *engine.Engine, mode string, targets []strin
 		run := fmt.Sprintf("throughput-%s-%d", mode, i)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		start := time.Now()
-		submit(b, e, run, targets, 1, nil)
+		err := e.Submit(ctx, engine.Plan{
+			Run:   engine.RunRecord{ID: run, Kind: "task", Tool: toolName, Targets: len(targets)},
+			Tasks: []engine.TaskPlan{{ID: "1", Tool: toolName, Targets: targets, ChunkSize: 1}},
+		})
+		if err != nil {
+			b.Fatalf("submit %s: %v", run, err)
+		}
 		r, err := e.WaitRun(ctx, run)
 		elapsed := time.Since(start)
 		cancel()
