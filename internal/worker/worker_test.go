@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
+	"github.com/sortie-sec/sortie/internal/install"
+	"github.com/sortie-sec/sortie/internal/tool"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
 
@@ -116,5 +119,37 @@ func TestRunFansIn(t *testing.T) {
 		if c.Attempt != 1 || c.State != engine.ChunkDone {
 			t.Errorf("chunk %s: state %s attempt %d", c.ID, c.State, c.Attempt)
 		}
+	}
+}
+
+// A worker without the tool's binary fails the chunk with an error finding
+// that says how to install it, and the fan-in proceeds.
+func TestMissingBinaryFailsTheChunk(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	enginetest.StartWorker(t, e, worker.Config{Concurrency: 1,
+		Locate: func(d *tool.Definition) (string, error) {
+			return "", &install.MissingError{Tool: d.Name, Binary: d.Binary, Command: "sortie install " + d.Name}
+		}})
+	submit(t, e, "run-missing", engine.TaskPlan{Targets: targets(2)})
+	if r := wait(t, e, "run-missing"); r.State != engine.RunFailed {
+		t.Fatalf("run %s, want failed", r.State)
+	}
+	cs, err := e.Chunks(context.Background(), "run-missing")
+	if err != nil || len(cs) != 1 || cs[0].State != engine.ChunkFailed || cs[0].Reason != "missing-binary" {
+		t.Fatalf("chunks %+v %v", cs, err)
+	}
+	var msg string
+	_ = e.ReadFindings(context.Background(), "run-missing", func(b []byte) {
+		var f struct {
+			Type    string `json:"_type"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(b, &f) == nil && f.Type == "error" {
+			msg = f.Message
+		}
+	})
+	if !strings.Contains(msg, "faketool is not installed") || !strings.Contains(msg, `"sortie install faketool"`) {
+		t.Errorf("error finding %q does not name the install command", msg)
 	}
 }
