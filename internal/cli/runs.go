@@ -135,7 +135,12 @@ func localRun(arg string) (*report.Dir, *report.Meta, error) {
 
 // localState is a local run's state as the user should see it: a run whose
 // run.json says running but whose process is gone was interrupted.
+// A run directory without an engine store belongs to a run on a server (or
+// to an import): its state is the server's to tell.
 func localState(d *report.Dir, m *report.Meta) string {
+	if _, err := os.Stat(d.File("engine")); err != nil {
+		return m.State
+	}
 	if m.State == "running" && engine.StoreOwner(d.File("engine")) == 0 {
 		return "interrupted"
 	}
@@ -479,6 +484,9 @@ func attachLocal(ctx context.Context, g *globalOptions, id string) error {
 		return err
 	}
 	state := localState(d, m)
+	if _, err := os.Stat(d.File("engine")); err != nil && state == "running" {
+		return withHint(fmt.Errorf("run %s runs on a server", m.ID), "sortie runs attach "+m.ID+" --server URL follows it")
+	}
 	pr.Summary(summary{State: state, Reason: m.Reason, Counts: m.Counts, Duration: durationOf(m), Dir: d.Path, Garbage: m.Garbage})
 	if state == "interrupted" {
 		return withHint(fmt.Errorf("run %s was interrupted", m.ID), "sortie runs resume "+m.ID+" continues it")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,10 @@ var (
 	// or stale message, or a tool other than the task's). It must never
 	// run; dead-letter it.
 	ErrNotPlanned = errors.New("chunk not planned by any run")
+	// ErrTaskNotFound is the ErrNotPlanned of a chunk whose task record
+	// was not found. Right after a submit a lagging replica can answer so:
+	// callers retry it a few times before giving up on the chunk.
+	ErrTaskNotFound = fmt.Errorf("%w: no such task", ErrNotPlanned)
 )
 
 // AttemptsExhaustedError means the chunk has used its attempts.
@@ -40,8 +45,10 @@ type Attempt struct {
 	Chunk  *Chunk
 	Number int
 	Worker string
-	rev    uint64
-	rec    ChunkRecord
+	// rev is the record's revision as this attempt last wrote it: the
+	// fence of every write, and of the lease check.
+	rev atomic.Uint64
+	rec ChunkRecord
 }
 
 // Claim starts an attempt on a delivered chunk: it counts the attempt on the
@@ -64,9 +71,9 @@ func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts
 		return true, nil
 	})
 	if errors.Is(err, ErrChunkFinished) {
-		// A redelivery after the result was written: replay the fan-in,
-		// which a crash may have cut short.
-		if err := e.fanIn(ctx, c, &rec); err != nil {
+		// A redelivery after the result was written: replay what follows
+		// it, which a crash may have cut short.
+		if err := e.complete(ctx, c, &rec); err != nil {
 			return nil, err
 		}
 		return nil, ErrChunkFinished
@@ -75,7 +82,9 @@ func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts
 		return nil, err
 	}
 	e.event(Event{Type: "chunk.started", Run: c.Run, Task: c.Task, Chunk: c.ID, Attempt: rec.Attempt, Worker: worker})
-	return &Attempt{e: e, Chunk: c, Number: rec.Attempt, Worker: worker, rev: rev, rec: rec}, nil
+	a := &Attempt{e: e, Chunk: c, Number: rec.Attempt, Worker: worker, rec: rec}
+	a.rev.Store(rev)
+	return a, nil
 }
 
 // changeChunk applies change to the chunk's record with compare-and-swap,
@@ -116,7 +125,7 @@ func (e *Engine) checkPlanned(ctx context.Context, c *Chunk) error {
 	_, err := getJSON(ctx, e.tasks, c.TaskKey(), &t)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return fmt.Errorf("%w: no task %s", ErrNotPlanned, c.TaskKey())
+		return fmt.Errorf("%w %s", ErrTaskNotFound, c.TaskKey())
 	case err != nil:
 		return err
 	case t.Tool != c.Tool:
@@ -135,7 +144,7 @@ func (a *Attempt) StillOwner(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return ent.Revision() == a.rev, nil
+	return ent.Revision() == a.rev.Load(), nil
 }
 
 // Outcome is how an attempt ended.
@@ -160,37 +169,57 @@ func (a *Attempt) Finish(ctx context.Context, o Outcome) error {
 	rec := a.rec
 	now := time.Now().UTC()
 	rec.State, rec.Reason, rec.ExitCode, rec.Findings, rec.Garbage, rec.Finished = o.State, o.Reason, o.ExitCode, o.Findings, o.Garbage, &now
-	var cont *Chunk
 	if len(o.Remainder) > 0 {
-		cont = continuation(c, a.Number, o.Remainder)
-		rec.Continuation = cont.ID
+		// The remainder is stored with the result, so a replay after a
+		// crash between this write and the enqueue can enqueue it again.
+		rec.Continuation, rec.Remainder = continuationID(c, a.Number), o.Remainder
 	}
 	b, _ := json.Marshal(&rec)
-	if _, err := a.e.chunks.Update(ctx, c.Key(), b, a.rev); err != nil {
+	rev, err := a.e.chunks.Update(ctx, c.Key(), b, a.rev.Load())
+	if err != nil {
 		if isConflict(err) {
 			return ErrLeaseLost
 		}
 		return fmt.Errorf("engine: finish chunk %s: %w", c.Key(), err)
 	}
-	if cont != nil {
-		if err := a.e.enqueue(ctx, []*Chunk{cont}); err != nil {
+	a.rev.Store(rev) // the lease check must not take this write for a takeover
+	return a.e.complete(ctx, c, &rec)
+}
+
+// Unclaim undoes a claim whose tool never started (the worker is stopping):
+// the record goes back to how it was, so the attempt is not counted, and
+// the caller hands the delivery back. It writes nothing if the attempt lost
+// its lease.
+func (a *Attempt) Unclaim(ctx context.Context) error {
+	rec := a.rec
+	rec.State, rec.Attempt, rec.Worker, rec.Started = ChunkPending, rec.Attempt-1, "", nil
+	b, _ := json.Marshal(&rec)
+	_, err := a.e.chunks.Update(ctx, a.Chunk.Key(), b, a.rev.Load())
+	if isConflict(err) {
+		return ErrLeaseLost
+	}
+	return err
+}
+
+// complete does what follows a chunk's terminal record: enqueue the
+// continuation it names, then count it in its fan-in. Both steps are
+// idempotent, so a redelivery replays them safely.
+func (e *Engine) complete(ctx context.Context, c *Chunk, rec *ChunkRecord) error {
+	if rec.Continuation != "" && len(rec.Remainder) > 0 {
+		n := *c
+		n.ID, n.Parent, n.Index, n.Targets = rec.Continuation, c.ID, -1, rec.Remainder
+		if err := e.enqueue(ctx, []*Chunk{&n}); err != nil {
 			return err
 		}
 	}
-	return a.e.fanIn(ctx, c, &rec)
+	return e.fanIn(ctx, c, rec)
 }
 
-// continuation is the chunk that carries on with the targets chunk c did
-// not finish in the given attempt. Its id is derived, so a replay of the
-// same completion enqueues the same chunk (deduplicated by message id).
-func continuation(c *Chunk, attempt int, targets []string) *Chunk {
-	n := *c
-	n.ID = fmt.Sprintf("%sr%d", c.ID, attempt)
-	n.Parent = c.ID
-	n.Index = -1
-	n.Targets = targets
-	return &n
-}
+// continuationID is the id of the chunk that carries on with the targets
+// chunk c did not finish in the given attempt. It is derived, so a replay
+// of the same completion enqueues the same chunk (deduplicated by message
+// id, and by its terminal record once it has run).
+func continuationID(c *Chunk, attempt int) string { return fmt.Sprintf("%sr%d", c.ID, attempt) }
 
 // Settle ends a chunk that no attempt owns: cancelled before it started, or
 // abandoned (attempts exhausted, invalid). It does nothing to a chunk that is
@@ -296,7 +325,7 @@ func (e *Engine) finishTask(ctx context.Context, runID, taskID string) error {
 			return true
 		}
 		now := time.Now().UTC()
-		r.State, r.Finished = runState(r.TasksDone, r.CancelRequested), &now
+		r.State, r.Finished = runState(r.TasksDone, r.CancelRequested || cancelled), &now
 		return true
 	})
 	if err != nil {

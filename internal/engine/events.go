@@ -56,12 +56,17 @@ func (e *Engine) Findings(run string) *Publisher { return &Publisher{e: e, run: 
 // Publish sends one finding, JSON-encoded, with its id as message id so a
 // redelivered chunk stores it once.
 func (p *Publisher) Publish(typ, id string, line []byte) error {
-	f, err := p.e.js.PublishMsgAsync(&nats.Msg{Subject: findingSubject(p.run, typ), Data: line}, jetstream.WithMsgID(id))
+	m := &nats.Msg{Subject: findingSubject(p.run, typ), Data: line, Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	p.n++
+	f, err := p.e.js.PublishMsgAsync(m)
 	if err != nil {
-		return fmt.Errorf("engine: publish finding: %w", err)
+		// Too many publishes in flight, or disconnected with a full
+		// reconnect buffer: keep it for Flush to send again, never drop it.
+		p.failed, p.lastErr = append(p.failed, m), err
+		return nil
 	}
 	p.futures = append(p.futures, f)
-	p.n++
 	// Keep the list short on long chunks: collect what is already stored.
 	if len(p.futures) >= 1024 {
 		p.collect()
@@ -179,9 +184,17 @@ func (e *Engine) follow(ctx context.Context, stream, subject string, fn func([]b
 	go func() {
 		<-ctx.Done()
 		cc.Stop()
-		f.cond.Broadcast()
+		f.wake()
 	}()
 	return f, nil
+}
+
+// wake wakes Sync's waiters. Under the lock, so a waiter between its check
+// and its Wait cannot miss it.
+func (f *Follower) wake() {
+	f.mu.Lock()
+	f.cond.Broadcast()
+	f.mu.Unlock()
 }
 
 // last is the stream sequence of the newest message on the subject, 0 if
@@ -211,7 +224,7 @@ func (f *Follower) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { f.cond.Broadcast() })
+	stop := context.AfterFunc(ctx, f.wake)
 	defer stop()
 	f.mu.Lock()
 	defer f.mu.Unlock()

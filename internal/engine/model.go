@@ -136,6 +136,9 @@ type ChunkRecord struct {
 	// Continuation is the id of the chunk enqueued with the targets this
 	// chunk did not finish (eviction policy requeue-remainder).
 	Continuation string `json:"continuation,omitempty"`
+	// Remainder are the continuation's targets, kept until it is enqueued
+	// for sure.
+	Remainder []string `json:"remainder,omitempty"`
 	// Parent is the chunk this one continues.
 	Parent string `json:"parent,omitempty"`
 }

@@ -208,9 +208,8 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (RunRecord, error) {
 	if run.State.Terminal() {
 		return run, nil
 	}
-	if _, err := e.cancels.Put(ctx, id, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
-		return run, fmt.Errorf("engine: cancel run %s: %w", id, err)
-	}
+	// The request is recorded before the flag is raised: a chunk that sees
+	// the flag and finishes the run must find the run marked cancelled.
 	if _, _, err := updateJSON(ctx, e.runs, id, func(r *RunRecord) bool {
 		if r.CancelRequested {
 			return false
@@ -219,6 +218,9 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (RunRecord, error) {
 		return true
 	}); err != nil {
 		return run, err
+	}
+	if _, err := e.cancels.Put(ctx, id, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return run, fmt.Errorf("engine: cancel run %s: %w", id, err)
 	}
 	e.event(Event{Type: "run.cancel", Run: id})
 	live := map[string]bool{}

@@ -120,6 +120,9 @@ func (d *Delivery) Ack(ctx context.Context) error { return d.msg.DoubleAck(ctx) 
 // Release hands the message back for immediate redelivery.
 func (d *Delivery) Release() error { return d.msg.Nak() }
 
+// ReleaseAfter hands the message back for redelivery after delay.
+func (d *Delivery) ReleaseAfter(delay time.Duration) error { return d.msg.NakWithDelay(delay) }
+
 // Term removes the message for good, with a reason for the server's advisory.
 func (d *Delivery) Term(reason string) error { return d.msg.TermWithReason(reason) }
 

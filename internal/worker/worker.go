@@ -284,6 +284,11 @@ func (w *Worker) handle(d *engine.Delivery) {
 	case errors.As(err, &exhausted):
 		w.abandon(ctx, d, log, exhausted)
 		return
+	case errors.Is(err, engine.ErrTaskNotFound) && d.NumDelivered < 3:
+		// Maybe a replica that has not caught up with the submit yet: try
+		// again shortly before taking the chunk for a stray.
+		_ = d.ReleaseAfter(time.Second)
+		return
 	case errors.Is(err, engine.ErrNotPlanned):
 		w.deadLetter(ctx, d, err.Error(), 0)
 		return
@@ -428,6 +433,17 @@ func (w *Worker) runAttempt(d *engine.Delivery, a *engine.Attempt, log *slog.Log
 	flushCtx, cancelFlush := context.WithTimeout(wctx, w.cfg.Lease)
 	flushErr := pub.Flush(flushCtx)
 	cancelFlush()
+	if errors.Is(cause, ErrEvicted) && len(res.Commands) == 0 && flushErr == nil {
+		// Stopped before its tool started: the chunk was fetched, not run.
+		// Hand it back uncounted, as if it had never been fetched.
+		if err := a.Unclaim(wctx); err != nil {
+			log.Warn("undo the claim of a chunk not started", "err", err)
+			return
+		}
+		_ = d.Release()
+		log.Info("chunk handed back before its tool started")
+		return
+	}
 	if flushErr != nil {
 		// Findings not stored: do not complete; the chunk is redelivered.
 		// Only the owner hands it back: a worker that lost its lease must
