@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -168,10 +167,6 @@ func readNKeys(path string) ([]string, error) {
 // server's own client connects at the first scrape, so a cluster member
 // does not wait for its peers to start.
 func serveServerMetrics(ctx context.Context, srv *engine.Server, addr string, replicas int, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
 	reg := metrics.NewRegistry()
 	waiting := reg.Gauge("sortie_queue_waiting", "Chunks not yet delivered, by pool.", "pool")
 	inFlight := reg.Gauge("sortie_queue_in_flight", "Chunks delivered and not yet acknowledged, by pool.", "pool")
@@ -218,8 +213,7 @@ func serveServerMetrics(ctx context.Context, srv *engine.Server, addr string, re
 		dead.With().Set(float64(n))
 		return nil
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := collect(rctx); err != nil {
@@ -230,11 +224,12 @@ func serveServerMetrics(ctx context.Context, srv *engine.Server, addr string, re
 		}
 		reg.Handler().ServeHTTP(w, r)
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	log.Info("metrics served", "addr", ln.Addr().String())
+	stopHTTP, err := serveMetrics(addr, handler, log)
+	if err != nil {
+		return nil, err
+	}
 	return func() {
-		hs.Close()
+		stopHTTP()
 		mu.Lock()
 		defer mu.Unlock()
 		if e != nil {

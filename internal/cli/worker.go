@@ -128,16 +128,11 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		return usageError{err}
 	}
 	if opts.MetricsAddr != "" {
-		ln, err := net.Listen("tcp", opts.MetricsAddr)
+		stop, err := serveMetrics(opts.MetricsAddr, reg.Handler(), log)
 		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", reg.Handler())
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		log.Info("metrics served", "addr", ln.Addr().String())
+		defer stop()
 	}
 	if err := w.Start(ctx); err != nil {
 		return err
@@ -171,6 +166,20 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		killed = true
 		return errors.New("worker killed by a second signal")
 	}
+}
+
+// serveMetrics serves h on addr/metrics until stop is called.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics served", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // connectRetrying connects to the server, retrying until it answers or a
