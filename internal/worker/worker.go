@@ -488,6 +488,9 @@ func (w *Worker) renewLease(ctx context.Context, d *engine.Delivery, a *engine.A
 		}
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Lease/3)
 		owner, err := a.StillOwner(cctx)
+		// The cancel watch stops a cancelled run's chunks at once; this
+		// check holds if a watch was lost (a reconnect, a failover).
+		cancelled := err == nil && owner && w.cfg.Engine.Cancelled(cctx, a.Chunk.Run)
 		ccancel()
 		if err != nil {
 			log.Warn("lease check failed", "err", err)
@@ -495,6 +498,8 @@ func (w *Worker) renewLease(ctx context.Context, d *engine.Delivery, a *engine.A
 			log.Warn("lease lost: another worker took the chunk over")
 			cancel(engine.ErrLeaseLost)
 			return
+		} else if cancelled {
+			cancel(engine.ErrRunCancelled)
 		}
 		if err := d.InProgress(); err != nil {
 			log.Warn("lease renewal failed", "err", err)
