@@ -202,7 +202,7 @@ func runRunsList(ctx context.Context, g *globalOptions) error {
 	for _, r := range rows {
 		n := 0
 		for t, c := range r.meta.Counts {
-			if !isExecutionType(t) {
+			if !t.Execution() {
 				n += c
 			}
 		}
@@ -214,14 +214,6 @@ func runRunsList(ctx context.Context, g *globalOptions) error {
 			r.meta.Started.Local().Format(time.DateTime), dur)
 	}
 	return nil
-}
-
-func isExecutionType(t finding.Type) bool {
-	switch t {
-	case finding.TypeTarget, finding.TypeInfo, finding.TypeWarning, finding.TypeError, finding.TypeProgress, finding.TypeStat:
-		return true
-	}
-	return false
 }
 
 func timeOrDash(t *time.Time) string {

@@ -54,8 +54,9 @@ type Publisher struct {
 func (e *Engine) Findings(run string) *Publisher { return &Publisher{e: e, run: run} }
 
 // Publish sends one finding, JSON-encoded, with its id as message id so a
-// redelivered chunk stores it once.
-func (p *Publisher) Publish(typ, id string, line []byte) error {
+// redelivered chunk stores it once. A publish that cannot be sent now is
+// kept for Flush, which reports what could not be stored.
+func (p *Publisher) Publish(typ, id string, line []byte) {
 	m := &nats.Msg{Subject: findingSubject(p.run, typ), Data: line, Header: nats.Header{}}
 	m.Header.Set(jetstream.MsgIDHeader, id)
 	p.n++
@@ -64,14 +65,13 @@ func (p *Publisher) Publish(typ, id string, line []byte) error {
 		// Too many publishes in flight, or disconnected with a full
 		// reconnect buffer: keep it for Flush to send again, never drop it.
 		p.failed, p.lastErr = append(p.failed, m), err
-		return nil
+		return
 	}
 	p.futures = append(p.futures, f)
 	// Keep the list short on long chunks: collect what is already stored.
 	if len(p.futures) >= 1024 {
 		p.collect()
 	}
-	return nil
 }
 
 // Count is the number of findings published.

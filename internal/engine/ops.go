@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -69,16 +68,6 @@ func (e *Engine) DeadLetterCount(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return info.State.Msgs, nil
-}
-
-// PublishRawWork publishes data as is on a pool's work subject: for tests
-// and tooling that check how workers treat messages sortie never writes.
-func (e *Engine) PublishRawWork(ctx context.Context, pool string, data []byte) error {
-	if !validToken(pool) {
-		return fmt.Errorf("engine: bad pool %q", pool)
-	}
-	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: workSubject(pool), Data: data})
-	return err
 }
 
 // Connect opens an in-process client of the server, with sortie's streams

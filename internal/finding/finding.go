@@ -51,6 +51,16 @@ const (
 	TypeStat     Type = "stat"
 )
 
+// Execution reports whether t describes the execution (target, info,
+// warning, error, progress, stat) rather than a result about a target.
+func (t Type) Execution() bool {
+	switch t {
+	case TypeTarget, TypeInfo, TypeWarning, TypeError, TypeProgress, TypeStat:
+		return true
+	}
+	return false
+}
+
 // Source says which tool, and which workflow step if any, produced a finding.
 type Source struct {
 	Tool string `json:"tool"`

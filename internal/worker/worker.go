@@ -70,9 +70,6 @@ func New(cfg Config) (*Worker, error) {
 	}, nil
 }
 
-// ID is the worker's id.
-func (w *Worker) ID() string { return w.cfg.ID }
-
 // Start opens the pool's queue and starts fetching. It returns once the
 // worker is serving; Stopped is closed when it has finished.
 func (w *Worker) Start(ctx context.Context) error {
@@ -379,7 +376,7 @@ func (w *Worker) publishOne(pub *engine.Publisher, c *engine.Chunk, f finding.Fi
 	finding.Stamp(f, scope(c), time.Now())
 	line, err := json.Marshal(f)
 	if err == nil {
-		_ = pub.Publish(string(f.Kind()), f.Base().ID, line)
+		pub.Publish(string(f.Kind()), f.Base().ID, line)
 	}
 }
 
@@ -558,16 +555,15 @@ func (w *Worker) runTool(ctx context.Context, a *engine.Attempt, log *slog.Logge
 			if err != nil {
 				return
 			}
-			if !isExecution(f.Kind()) {
+			// Only requeue-remainder needs to know which targets are done.
+			if w.cfg.Eviction == RequeueRemainder && !f.Kind().Execution() {
 				for i, t := range targets {
 					if !seen[i] && mentions(line, t) {
 						seen[i] = true
 					}
 				}
 			}
-			if err := pub.Publish(string(f.Kind()), f.Base().ID, line); err != nil {
-				log.Warn("publish finding", "err", err)
-			}
+			pub.Publish(string(f.Kind()), f.Base().ID, line)
 		},
 	})
 	return res, pub, seen, err
@@ -598,15 +594,6 @@ func mentions(line, target []byte) bool {
 // hostByte reports bytes that can continue a host name or address.
 func hostByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '-' || b == '_'
-}
-
-// isExecution reports finding types that describe the run, not the target.
-func isExecution(t finding.Type) bool {
-	switch t {
-	case finding.TypeTarget, finding.TypeInfo, finding.TypeWarning, finding.TypeError, finding.TypeProgress, finding.TypeStat:
-		return true
-	}
-	return false
 }
 
 // outcome decides how a chunk ends, from the tool's result and why its
