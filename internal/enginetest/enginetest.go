@@ -5,6 +5,7 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/tool"
@@ -186,4 +189,21 @@ func StartWorker(t testing.TB, e *engine.Engine, cfg worker.Config) *worker.Work
 		w.Stop(ctx)
 	})
 	return w
+}
+
+// Main runs a test binary's tests (call it from TestMain and os.Exit with
+// its result), then removes the built binaries and, when the tests passed,
+// checks that no goroutine leaked.
+func Main(m *testing.M) int {
+	code := m.Run()
+	RemoveBuildDir()
+	if code == 0 {
+		// An embedded server's last goroutine can outlive its Shutdown by a
+		// moment; it is the server's, not a leak of sortie's.
+		if err := goleak.Find(goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }

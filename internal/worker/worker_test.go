@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
 	"github.com/sortie-sec/sortie/internal/install"
@@ -18,17 +16,7 @@ import (
 	"github.com/sortie-sec/sortie/internal/worker"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	enginetest.RemoveBuildDir()
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1")); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(enginetest.Main(m)) }
 
 // targets returns n loopback targets.
 func targets(n int) []string {
