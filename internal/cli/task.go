@@ -232,6 +232,9 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	if opts.Detach && !g.engine.remote() {
 		return usageError{withHint(errors.New("--detach needs a server: a local run lives in this process"), "start one with \"sortie server\" and workers with \"sortie worker --server URL\", then pass --server URL")}
 	}
+	if !engine.ValidName(opts.Pool) {
+		return usagef("--pool %q: a pool name is letters, digits, - and _", opts.Pool)
+	}
 	if opts.ChunkSize < 0 {
 		return usagef("--chunk-size %d: must be 0 (the tool's default) or more", opts.ChunkSize)
 	}

@@ -98,6 +98,10 @@ func ValidChunkKey(c *Chunk) bool {
 	return validToken(c.Run) && validToken(c.Task) && validToken(c.ID)
 }
 
+// ValidName reports whether s can name a pool, run, task or chunk: 1 to 128
+// letters, digits, - and _.
+func ValidName(s string) bool { return validToken(s) }
+
 // validToken reports whether s can be one token of a subject or key.
 func validToken(s string) bool {
 	if s == "" || len(s) > 128 {

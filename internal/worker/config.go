@@ -147,6 +147,9 @@ func (c Config) validate() error {
 func (c Config) CheckSettings() error {
 	c = c.withDefaults()
 	var errs []error
+	if !engine.ValidName(c.Pool) {
+		errs = append(errs, fmt.Errorf("pool %q: a pool name is letters, digits, - and _", c.Pool))
+	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency))
 	}
