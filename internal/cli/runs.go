@@ -130,7 +130,11 @@ func localRun(arg string) (*report.Dir, *report.Meta, error) {
 		}
 		return nil, nil, err
 	}
-	return &report.Dir{Path: abs}, m, nil
+	d, err := report.Open(abs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, m, nil
 }
 
 // localState is a local run's state as the user should see it: a run whose
@@ -392,7 +396,9 @@ func runRunsAttach(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 }
 
 // attachRecorder opens the run directory a remote run is attached to: --out,
-// or the run's directory under the data directory, created or reused.
+// or the run's directory under the data directory, created or reused. A
+// directory is reused only when it holds this run; else it must be new or
+// empty.
 func attachRecorder(g *globalOptions, out string, run engine.RunRecord) (*recorder, error) {
 	path := out
 	if path == "" {
@@ -403,16 +409,19 @@ func attachRecorder(g *globalOptions, out string, run engine.RunRecord) (*record
 		path = filepath.Join(root, run.ID)
 	}
 	meta := &report.Meta{ID: run.ID, Kind: run.Kind, Tool: run.Tool, Options: run.Options, State: "running", Started: run.Created, Sortie: version()}
+	var dir *report.Dir
 	if m, err := report.ReadMeta(path); err == nil {
 		if m.ID != run.ID {
 			return nil, usageError{withHint(fmt.Errorf("%s already holds run %s", path, m.ID), "choose a new directory with --out DIR")}
 		}
 		meta = m
-	} else if _, err := report.Create(filepath.Dir(path), filepath.Base(path)); err != nil {
-		return nil, err
+		if dir, err = report.Open(path); err != nil {
+			return nil, err
+		}
+	} else if dir, err = report.CreateOut(path); err != nil {
+		return nil, outDirError(err)
 	}
-	abs, _ := filepath.Abs(path)
-	return openRecorder(g, &report.Dir{Path: abs}, func(error) {}, meta)
+	return openRecorder(g, dir, func(error) {}, meta)
 }
 
 // attachLocal follows a local run that another sortie process is running,
@@ -609,18 +618,14 @@ func runRunsReport(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 	if err != nil {
 		return err
 	}
-	abs, err := filepath.Abs(opts.Out)
-	if err != nil {
-		return err
-	}
-	if _, err := report.ReadMeta(abs); err == nil {
+	if _, err := report.ReadMeta(opts.Out); err == nil {
 		return usageError{withHint(fmt.Errorf("%s already holds a run", opts.Out), "choose a new directory with --out DIR")}
 	}
-	dir, err := report.Create(filepath.Dir(abs), filepath.Base(abs))
+	dir, err := report.CreateOut(opts.Out)
 	if err != nil {
-		return err
+		return outDirError(err)
 	}
-	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
+	fw, err := report.CreateFindings(dir.File(report.FindingsFile))
 	if err != nil {
 		return err
 	}

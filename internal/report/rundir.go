@@ -66,7 +66,7 @@ func Create(root, id string) (*Dir, error) {
 	}
 	p := filepath.Join(root, id)
 	if err := safefile.MkdirNew(p, 0o700); err != nil {
-		return nil, fmt.Errorf("run directory %s: %w", p, err)
+		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	return makeSubdirs(p)
 }
@@ -90,7 +90,7 @@ func CreateOut(path string) (*Dir, error) {
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("%w: %w", ErrOutDir, err)
 		}
-		return nil, fmt.Errorf("run directory %s: %w", abs, err)
+		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	return makeSubdirs(abs)
 }

@@ -15,7 +15,6 @@ package safefile
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -53,10 +52,7 @@ const nofollow = syscall.O_NOFOLLOW | syscall.O_CLOEXEC
 // MkdirNew creates the directory path with mode perm (0700 for run
 // directories). Its parent must exist; path must not.
 func MkdirNew(path string, perm fs.FileMode) error {
-	if err := os.Mkdir(path, perm); err != nil {
-		return fmt.Errorf("create directory: %w", err)
-	}
-	return nil
+	return os.Mkdir(path, perm)
 }
 
 // CheckDir reports whether path is a directory of the current user, and
@@ -85,7 +81,7 @@ func EnsureDir(path string, perm fs.FileMode) error {
 		return nil
 	}
 	if !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create directory: %w", err)
+		return err
 	}
 	return CheckDir(path)
 }
@@ -97,14 +93,14 @@ func EnsureDir(path string, perm fs.FileMode) error {
 func NewOrEmptyDir(path string, perm fs.FileMode) (created bool, err error) {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return false, fmt.Errorf("create directory: %w", err)
+			return false, err
 		}
 		err := os.Mkdir(path, perm)
 		if err == nil {
 			return true, nil
 		}
 		if !errors.Is(err, fs.ErrExist) { // else made meanwhile: check it
-			return false, fmt.Errorf("create directory: %w", err)
+			return false, err
 		}
 	}
 	if err := CheckDir(path); err != nil {
