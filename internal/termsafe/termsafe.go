@@ -10,6 +10,7 @@ package termsafe
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -44,7 +45,7 @@ func Clean(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 16)
 	b.WriteString(s[:i])
-	appendClean(&b, s[i:], false)
+	appendClean(&b, s[i:], false, false)
 	return b.String()
 }
 
@@ -57,8 +58,34 @@ func CleanLines(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 16)
-	appendClean(&b, s, true)
+	appendClean(&b, s, true, false)
 	return b.String()
+}
+
+// Writer is an io.Writer that cleans what it writes like CleanLines, except
+// that it keeps tabs too: for tables (text/tabwriter) and lists whose
+// cells hold untrusted text. Each Write should hold whole characters, as a
+// fmt.Fprintf does; a character split across two writes is escaped byte by
+// byte, which is safe but shows as escapes.
+type Writer struct{ w io.Writer }
+
+// NewWriter returns a Writer writing to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write writes p, cleaned, to the underlying writer. It reports len(p)
+// when all of it was written.
+func (w *Writer) Write(p []byte) (int, error) {
+	s := string(p)
+	if firstUnsafe(s) >= 0 {
+		var b strings.Builder
+		b.Grow(len(s) + 16)
+		appendClean(&b, s, true, true)
+		s = b.String()
+	}
+	if _, err := io.WriteString(w.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // firstUnsafe is the byte offset of the first character Clean changes, or
@@ -82,14 +109,14 @@ func firstUnsafe(s string) int {
 	return -1
 }
 
-func appendClean(b *strings.Builder, s string, keepNewlines bool) {
+func appendClean(b *strings.Builder, s string, keepNewlines, keepTabs bool) {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(b, `\x%02x`, s[i])
-		case r == '\n' && keepNewlines:
-			b.WriteByte('\n')
+		case r == '\n' && keepNewlines, r == '\t' && keepTabs:
+			b.WriteByte(byte(r))
 		case Escaped(r):
 			b.WriteString(escape(r))
 		default:

@@ -2,6 +2,7 @@ package termsafe_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,19 @@ func TestCleanLines(t *testing.T) {
 	got := termsafe.CleanLines("first\nsecond \x1b[2J\r\n")
 	if want := "first\nsecond \\x1b[2J\\r\n"; got != want {
 		t.Errorf("CleanLines = %q, want %q", got, want)
+	}
+}
+
+func TestWriter(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	w := termsafe.NewWriter(&b)
+	n, err := fmt.Fprintf(w, "%s\t%s\n", "worker\x1b]52;c;eA==\x07", "a\u202eb")
+	if err != nil || n != len("worker\x1b]52;c;eA==\x07\ta\u202eb\n") {
+		t.Errorf("Write = %d, %v", n, err)
+	}
+	if want := "worker\\x1b]52;c;eA==\\x07\ta\\u202eb\n"; b.String() != want {
+		t.Errorf("Writer wrote %q, want %q", b.String(), want)
 	}
 }
 
