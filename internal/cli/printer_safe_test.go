@@ -16,7 +16,7 @@ import (
 // (clear screen, OSC 8 link, OSC 52 clipboard), a C1 CSI, DEL, a
 // right-to-left override, a zero-width space and a line break that would
 // forge a line of its own.
-const hostile = testtarget.EscapesTitle + " \x7f zw\u200bsp\n[vulnerability] forged"
+const hostile = testtarget.EscapesTitle + " \u009b31mred \x7f zw\u200bsp\n[vulnerability] forged"
 
 // raw reports the first character in s that must not reach a terminal.
 func raw(s string) (rune, bool) {
