@@ -67,7 +67,11 @@ func (o *engineOptions) connect(ctx context.Context, log *slog.Logger) (*engine.
 // openLocal opens the embedded engine of a local run, whose store is in the
 // run's directory.
 func openLocal(ctx context.Context, dir *report.Dir) (*engine.Engine, error) {
-	e, err := engine.Open(ctx, engine.Config{Dir: dir.File("engine")})
+	store, err := dir.Subdir("engine") // the run's own directory, never a link
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.Open(ctx, engine.Config{Dir: store})
 	if errors.Is(err, engine.ErrLocked) {
 		return nil, withHint(fmt.Errorf("run %s is in use by another sortie process", filepath.Base(dir.Path)), "sortie runs attach "+filepath.Base(dir.Path)+" follows it")
 	}

@@ -93,6 +93,32 @@ func TestDetachAttachShowReport(t *testing.T) {
 		}
 	}
 
+	// runs report --out refuses a directory that is not empty (issue 7):
+	// its files, and what links planted there point to, are left alone.
+	busy := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	for p, content := range map[string]string{filepath.Join(busy, "notes.txt"): "mine\n", victim: "half a li"} {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(victim, filepath.Join(busy, "findings.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = f.sortie(t, "runs", "report", id, "--out", busy)
+	if code != ExitUsage || !strings.Contains(stderr, "is not empty") || !strings.Contains(stderr, "hint: give --out a new directory") {
+		t.Errorf("runs report --out into a non-empty directory: exit %d, want %d\n%s", code, ExitUsage, stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "half a li" {
+		t.Errorf("runs report wrote through a planted link: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(busy, "notes.txt")); string(b) != "mine\n" {
+		t.Errorf("notes.txt = %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(busy, "run.json")); err == nil {
+		t.Error("runs report wrote run.json into a non-empty directory")
+	}
+
 	rep := filepath.Join(t.TempDir(), "report")
 	if _, stderr, code = f.sortie(t, "runs", "report", id, "--out", rep); code != 0 {
 		t.Fatalf("runs report: exit %d\n%s", code, stderr)
@@ -188,6 +214,40 @@ func TestResumeAfterKill(t *testing.T) {
 	p.WaitOutput(t, "http://b.test/0", time.Minute)
 	p.Signal(t, syscall.SIGKILL)
 	<-p.Done()
+	findings := filepath.Join(dir, "findings.jsonl")
+	// A crash mid-write leaves half a line; resuming must not glue the
+	// next finding to it (issue 7).
+	f, err := os.OpenFile(findings, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"_type":"url","_id":"0123456789abcdef","url":"http://torn.te`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// findings.jsonl swapped for a link to a file outside the run: resume
+	// refuses it, and the file keeps its content (issue 7).
+	moved := filepath.Join(t.TempDir(), "moved.jsonl")
+	if err := os.Rename(findings, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(moved, findings); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(moved)
+	var rout, rerr bytes.Buffer
+	if code := Main(context.Background(), []string{"runs", "resume", dir, "--tools-dir", tools, "--json"}, nil, &rout, &rerr); code == 0 || !strings.Contains(rerr.String(), "symbolic link") {
+		t.Errorf("runs resume through a linked findings.jsonl: exit %d, want an error naming the link\n%s", code, rerr.String())
+	}
+	if after, _ := os.ReadFile(moved); !bytes.Equal(after, before) {
+		t.Errorf("resume wrote through the link:\nbefore %q\nafter  %q", before, after)
+	}
+	if err := os.Remove(findings); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(moved, findings); err != nil {
+		t.Fatal(err)
+	}
 
 	var out, errb bytes.Buffer
 	if code := Main(context.Background(), []string{"runs", "show", dir}, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "running") {
@@ -202,9 +262,18 @@ func TestResumeAfterKill(t *testing.T) {
 	if strings.Contains(out.String(), "http://a.test/0") {
 		t.Errorf("resume showed a finding of a chunk finished before the kill:\n%s", out.String())
 	}
-	data2, err := os.ReadFile(filepath.Join(dir, "findings.jsonl"))
+	data2, err := os.ReadFile(findings)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Whole lines only: every line is a finding, the file ends a line.
+	if !bytes.HasSuffix(data2, []byte("\n")) {
+		t.Errorf("findings.jsonl does not end with a whole line")
+	}
+	for i, line := range bytes.Split(bytes.TrimSuffix(data2, []byte("\n")), []byte("\n")) {
+		if !json.Valid(line) {
+			t.Errorf("findings.jsonl line %d is not a whole finding: %q", i+1, line)
+		}
 	}
 	for _, u := range []string{"a", "b", "c", "d"} {
 		if n := strings.Count(string(data2), `"url":"http://`+u+`.test/0"`); n != 1 {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/termsafe"
 )
 
 // printer shows a run to the user. One is chosen per command: JSON lines,
@@ -52,6 +53,20 @@ func newPrinter(g *globalOptions, onOutErr func(error)) printer {
 	return hp
 }
 
+// jsonOut wraps w for JSON lines written whole, one per Write (a
+// json.Encoder's): each is passed through termsafe.JSON, so that bidi and
+// other format characters are escaped like controls.
+func jsonOut(w io.Writer) io.Writer { return jsonWriter{w} }
+
+type jsonWriter struct{ w io.Writer }
+
+func (j jsonWriter) Write(p []byte) (int, error) {
+	if _, err := j.w.Write(termsafe.JSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -70,7 +85,8 @@ var _ printer = (*jsonPrinter)(nil)
 func (p *jsonPrinter) Start(string, string) {}
 func (p *jsonPrinter) Command(string)       {}
 func (p *jsonPrinter) Finding(_ finding.Finding, line []byte) error {
-	_, err := p.out.Write(line)
+	// The same JSON, with bidi and other format characters escaped too.
+	_, err := p.out.Write(termsafe.JSON(line))
 	return err
 }
 func (p *jsonPrinter) Summary(s summary) {
@@ -105,7 +121,7 @@ func (p *humanPrinter) Start(tool, runID string) {
 	if p.quiet {
 		return
 	}
-	fmt.Fprintf(p.errw, "sortie: running %s (run %s)\n", tool, runID)
+	fmt.Fprintf(p.errw, "sortie: running %s (run %s)\n", termsafe.Clean(tool), termsafe.Clean(runID))
 	if p.live {
 		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
 		go p.ticker()
@@ -126,7 +142,7 @@ func (p *humanPrinter) ticker() {
 			return
 		case <-t.C:
 			p.mu.Lock()
-			fmt.Fprintf(p.errw, "\r\033[K%s %s  %d findings  %s", frames[i%len(frames)], p.tool, p.n,
+			fmt.Fprintf(p.errw, "\r\033[K%s %s  %d findings  %s", frames[i%len(frames)], termsafe.Clean(p.tool), p.n,
 				time.Since(p.start).Round(100*time.Millisecond))
 			p.mu.Unlock()
 		}
@@ -140,7 +156,7 @@ func (p *humanPrinter) Command(display string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearStatus()
-	fmt.Fprintf(p.errw, "sortie: $ %s\n", display)
+	fmt.Fprintf(p.errw, "sortie: $ %s\n", termsafe.Clean(display))
 }
 
 func (p *humanPrinter) Finding(f finding.Finding, _ []byte) error {
@@ -199,8 +215,8 @@ func summaryLine(s summary) string {
 	if s.Reason != "" && s.Reason != "completed" {
 		state += " (" + s.Reason + ")"
 	}
-	return fmt.Sprintf("sortie: %s in %s: %s\nsortie: report: %s", state, s.Duration.Round(time.Millisecond),
-		strings.Join(parts, "; "), s.Dir)
+	return fmt.Sprintf("sortie: %s in %s: %s\nsortie: report: %s", termsafe.Clean(state), s.Duration.Round(time.Millisecond),
+		strings.Join(parts, "; "), termsafe.Clean(s.Dir))
 }
 
 var typeColors = map[finding.Type]string{
@@ -216,10 +232,12 @@ func (p *humanPrinter) tag(t finding.Type) string {
 	return s
 }
 
-// describe is the one-line human form of a finding.
+// describe is the one-line human form of a finding. Every part is made safe
+// for a terminal (termsafe.Clean): a finding's fields come from tools and
+// targets, and a page title can hold escape sequences.
 func describe(f finding.Finding) string {
 	b := []string{}
-	add := func(format string, v ...any) { b = append(b, fmt.Sprintf(format, v...)) }
+	add := func(format string, v ...any) { b = append(b, termsafe.Clean(fmt.Sprintf(format, v...))) }
 	switch v := f.(type) {
 	case *finding.URL:
 		add("%s", v.URL)
@@ -301,11 +319,11 @@ func describe(f finding.Finding) string {
 	case *finding.Warning:
 		add("%s", v.Message)
 	case *finding.Error:
-		msg := v.Message
+		msg := termsafe.Clean(v.Message)
 		for _, l := range v.OutputTail {
-			msg += "\n    | " + l
+			msg += "\n    | " + termsafe.Clean(l)
 		}
-		add("%s", msg)
+		b = append(b, msg)
 	default:
 		add("%s", strings.Join(f.Identity(), " "))
 	}

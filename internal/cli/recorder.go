@@ -64,7 +64,11 @@ func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, m
 		return nil, withHint(err, "choose another directory with --out DIR")
 	}
 	meta.ID, meta.State, meta.Started, meta.Sortie = id, "running", time.Now().UTC(), version()
-	return openRecorder(g, dir, stop, meta)
+	fw, err := report.CreateFindings(dir.File(report.FindingsFile))
+	if err != nil {
+		return nil, err
+	}
+	return newRecorder(g, dir, fw, stop, meta)
 }
 
 // openRecorder records into an existing run directory: findings already in
@@ -74,6 +78,11 @@ func openRecorder(g *globalOptions, dir *report.Dir, stop context.CancelCauseFun
 	if err != nil {
 		return nil, err
 	}
+	return newRecorder(g, dir, fw, stop, meta)
+}
+
+// newRecorder writes the run's metadata and starts its printer.
+func newRecorder(g *globalOptions, dir *report.Dir, fw *report.FindingsWriter, stop context.CancelCauseFunc, meta *report.Meta) (*recorder, error) {
 	if err := dir.WriteMeta(meta); err != nil {
 		fw.Close()
 		return nil, err

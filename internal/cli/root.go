@@ -19,6 +19,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/install"
 	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/termsafe"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
 
@@ -110,15 +111,17 @@ func reportError(stderr io.Writer, err error) int {
 	if err == nil {
 		return ExitOK
 	}
+	// Messages can quote targets, tool output and server data: made safe
+	// for a terminal, line feeds kept.
 	var pe partialError
 	if errors.As(err, &pe) {
-		fmt.Fprintf(stderr, "sortie: %s\n", pe.msg)
+		fmt.Fprintf(stderr, "sortie: %s\n", termsafe.CleanLines(pe.msg))
 		return ExitPartial
 	}
-	fmt.Fprintf(stderr, "sortie: error: %v\n", err)
+	fmt.Fprintf(stderr, "sortie: error: %s\n", termsafe.CleanLines(err.Error()))
 	var he hintError
 	if errors.As(err, &he) {
-		fmt.Fprintf(stderr, "hint: %s\n", he.hint)
+		fmt.Fprintf(stderr, "hint: %s\n", termsafe.CleanLines(he.hint))
 	}
 	var ue usageError
 	if errors.As(err, &ue) {

@@ -107,7 +107,7 @@ func followRun(ctx context.Context, g *globalOptions, e *engine.Engine, rec *rec
 			return // shown before this process followed the run (resume)
 		}
 		rec.meta.Commands = append(rec.meta.Commands, ev.Reason)
-		appendLine(rec.dir.File(report.CommandFile), ev.Reason)
+		_ = rec.dir.AppendLine(report.CommandFile, ev.Reason) // best effort, as run.json keeps them too
 		rec.printer.Command(ev.Reason)
 	})
 	if err != nil {

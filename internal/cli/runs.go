@@ -20,6 +20,7 @@ import (
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/finding"
 	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/termsafe"
 )
 
 // runsOptions are the flags of `sortie runs` and its subcommands.
@@ -130,7 +131,11 @@ func localRun(arg string) (*report.Dir, *report.Meta, error) {
 		}
 		return nil, nil, err
 	}
-	return &report.Dir{Path: abs}, m, nil
+	d, err := report.Open(abs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, m, nil
 }
 
 // localState is a local run's state as the user should see it: a run whose
@@ -161,11 +166,12 @@ func runRunsList(ctx context.Context, g *globalOptions) error {
 			return err
 		}
 		if g.JSON {
-			return writeJSONLines(g.stdout, runs)
+			return writeJSONLines(jsonOut(g.stdout), runs)
 		}
 		fmt.Fprintln(tw, "RUN\tSTATE\tTOOL\tTARGETS\tTASKS\tCREATED\tFINISHED")
+		sw := termsafe.NewWriter(tw) // what the server says
 		for _, r := range runs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", r.ID, r.State, r.Tool, r.Targets, len(r.TasksDone), len(r.Tasks),
+			fmt.Fprintf(sw, "%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", r.ID, r.State, r.Tool, r.Targets, len(r.TasksDone), len(r.Tasks),
 				r.Created.Local().Format(time.DateTime), timeOrDash(r.Finished))
 		}
 		return nil
@@ -196,9 +202,10 @@ func runRunsList(ctx context.Context, g *globalOptions) error {
 			metas[i] = r.meta
 			metas[i].State = localState(r.dir, r.meta)
 		}
-		return writeJSONLines(g.stdout, metas)
+		return writeJSONLines(jsonOut(g.stdout), metas)
 	}
 	fmt.Fprintln(tw, "RUN\tSTATE\tTOOL\tTARGETS\tFINDINGS\tSTARTED\tDURATION")
+	sw := termsafe.NewWriter(tw) // what run directories say
 	for _, r := range rows {
 		n := 0
 		for t, c := range r.meta.Counts {
@@ -210,7 +217,7 @@ func runRunsList(ctx context.Context, g *globalOptions) error {
 		if r.meta.Finished != nil {
 			dur = r.meta.Finished.Sub(r.meta.Started).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.meta.ID, localState(r.dir, r.meta), r.meta.Tool, len(r.meta.Targets), n,
+		fmt.Fprintf(sw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.meta.ID, localState(r.dir, r.meta), r.meta.Tool, len(r.meta.Targets), n,
 			r.meta.Started.Local().Format(time.DateTime), dur)
 	}
 	return nil
@@ -270,9 +277,9 @@ func runRunsShow(ctx context.Context, g *globalOptions, id string) error {
 			// The run is live in another process, which holds its engine:
 			// show what its run directory says.
 			if g.JSON {
-				return json.NewEncoder(g.stdout).Encode(m)
+				return json.NewEncoder(jsonOut(g.stdout)).Encode(m)
 			}
-			fmt.Fprintf(g.stdout, "run %s (%s) is running in process %d; findings so far: %s\n", m.ID, m.Tool, pid, d.File(report.FindingsFile))
+			fmt.Fprintf(termsafe.NewWriter(g.stdout), "run %s (%s) is running in process %d; findings so far: %s\n", m.ID, m.Tool, pid, d.File(report.FindingsFile))
 			return nil
 		}
 	}
@@ -298,7 +305,7 @@ func runRunsShow(ctx context.Context, g *globalOptions, id string) error {
 		det.Dir = d.Path
 	}
 	if g.JSON {
-		return json.NewEncoder(g.stdout).Encode(det)
+		return json.NewEncoder(jsonOut(g.stdout)).Encode(det)
 	}
 	printRunDetail(g.stdout, det)
 	return nil
@@ -315,7 +322,10 @@ func runID(arg string, d *report.Dir) string {
 	return arg
 }
 
-func printRunDetail(w io.Writer, det runDetail) {
+// printRunDetail prints what "runs show" shows; all of it, from the
+// server or a run directory, is made safe for a terminal.
+func printRunDetail(out io.Writer, det runDetail) {
+	w := termsafe.NewWriter(out)
 	r := det.Run
 	fmt.Fprintf(w, "run %s  %s  %s, %d targets\n", r.ID, r.State, r.Tool, r.Targets)
 	fmt.Fprintf(w, "created %s  finished %s  origin %s\n", r.Created.Local().Format(time.DateTime), timeOrDash(r.Finished), r.Origin)
@@ -392,7 +402,9 @@ func runRunsAttach(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 }
 
 // attachRecorder opens the run directory a remote run is attached to: --out,
-// or the run's directory under the data directory, created or reused.
+// or the run's directory under the data directory, created or reused. A
+// directory is reused only when it holds this run; else it must be new or
+// empty.
 func attachRecorder(g *globalOptions, out string, run engine.RunRecord) (*recorder, error) {
 	path := out
 	if path == "" {
@@ -403,16 +415,19 @@ func attachRecorder(g *globalOptions, out string, run engine.RunRecord) (*record
 		path = filepath.Join(root, run.ID)
 	}
 	meta := &report.Meta{ID: run.ID, Kind: run.Kind, Tool: run.Tool, Options: run.Options, State: "running", Started: run.Created, Sortie: version()}
+	var dir *report.Dir
 	if m, err := report.ReadMeta(path); err == nil {
 		if m.ID != run.ID {
 			return nil, usageError{withHint(fmt.Errorf("%s already holds run %s", path, m.ID), "choose a new directory with --out DIR")}
 		}
 		meta = m
-	} else if _, err := report.Create(filepath.Dir(path), filepath.Base(path)); err != nil {
-		return nil, err
+		if dir, err = report.Open(path); err != nil {
+			return nil, err
+		}
+	} else if dir, err = report.CreateOut(path); err != nil {
+		return nil, outDirError(err)
 	}
-	abs, _ := filepath.Abs(path)
-	return openRecorder(g, &report.Dir{Path: abs}, func(error) {}, meta)
+	return openRecorder(g, dir, func(error) {}, meta)
 }
 
 // attachLocal follows a local run that another sortie process is running,
@@ -609,18 +624,14 @@ func runRunsReport(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 	if err != nil {
 		return err
 	}
-	abs, err := filepath.Abs(opts.Out)
-	if err != nil {
-		return err
-	}
-	if _, err := report.ReadMeta(abs); err == nil {
+	if _, err := report.ReadMeta(opts.Out); err == nil {
 		return usageError{withHint(fmt.Errorf("%s already holds a run", opts.Out), "choose a new directory with --out DIR")}
 	}
-	dir, err := report.Create(filepath.Dir(abs), filepath.Base(abs))
+	dir, err := report.CreateOut(opts.Out)
 	if err != nil {
-		return err
+		return outDirError(err)
 	}
-	fw, err := report.OpenFindings(dir.File(report.FindingsFile))
+	fw, err := report.CreateFindings(dir.File(report.FindingsFile))
 	if err != nil {
 		return err
 	}
@@ -647,7 +658,7 @@ func runRunsReport(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 	if err := dir.WriteMeta(meta); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "run %s (%s): %d findings written to %s\n", run.ID, run.State, total(meta.Counts), dir.Path)
+	fmt.Fprintf(termsafe.NewWriter(g.stdout), "run %s (%s): %d findings written to %s\n", run.ID, run.State, total(meta.Counts), dir.Path)
 	if bad > 0 {
 		return fmt.Errorf("%d findings could not be read", bad)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sortie-sec/sortie/internal/report"
 	"github.com/sortie-sec/sortie/internal/target"
 	"github.com/sortie-sec/sortie/internal/task"
+	"github.com/sortie-sec/sortie/internal/termsafe"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
 
@@ -197,12 +198,18 @@ func collectOptionFlags(fs *pflag.FlagSet, d *tool.Definition) map[string][]stri
 
 // runTask is `sortie x`: validate, run the tool, stream and store findings.
 func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *taskOptions, args []string) error {
-	targets, err := collectTargets(g, opts.InputFile, args)
+	targets, where, err := collectTargets(g, opts.InputFile, args)
 	if err != nil {
 		return err
 	}
 	parsed, err := task.CheckTargets(targets)
 	if err != nil {
+		var rt *task.RejectedTargetError
+		if errors.As(err, &rt) {
+			if i := slices.Index(targets, rt.Target); i >= 0 && where(i) != "" {
+				err = fmt.Errorf("%s: %w", where(i), err)
+			}
+		}
 		return usageError{withHint(err, "targets are values, never flags; put unusual ones in a file with -i")}
 	}
 	if !slices.ContainsFunc(parsed, func(t target.Target) bool { return d.Accepts(t.Type) }) {
@@ -268,9 +275,11 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 }
 
 // collectTargets reads targets from the arguments, a file, or stdin when
-// neither is given and stdin is not a terminal.
-func collectTargets(g *globalOptions, file string, args []string) ([]string, error) {
-	targets := append([]string(nil), args...)
+// neither is given and stdin is not a terminal. where(i) tells where the
+// i-th target came from ("targets.txt line 3"), or "" for an argument.
+func collectTargets(g *globalOptions, file string, args []string) (targets []string, where func(int) string, err error) {
+	targets = append([]string(nil), args...)
+	var lines []int // line numbers of the targets after the arguments
 	var r io.Reader
 	name := file
 	switch {
@@ -279,41 +288,54 @@ func collectTargets(g *globalOptions, file string, args []string) ([]string, err
 	case file != "":
 		f, err := os.Open(file)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("input file: %w", err)}
+			return nil, nil, usageError{fmt.Errorf("input file: %w", err)}
 		}
 		defer f.Close()
 		r = f
 	case len(args) == 0 && !isTerminal(g.stdin):
 		r, name = g.stdin, "stdin"
 	}
+	where = func(i int) string {
+		if i < len(args) || i-len(args) >= len(lines) {
+			return ""
+		}
+		return fmt.Sprintf("%s line %d", termsafe.Clean(name), lines[i-len(args)])
+	}
 	if r != nil {
-		n := 0
+		n, lineNo := 0, 0
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
+			lineNo++
+			line := sc.Text()
+			if lineNo == 1 {
+				line = strings.TrimPrefix(line, "\ufeff") // a byte order mark starts the file, not the target
+			}
+			line = strings.TrimSpace(line)
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
 			targets = append(targets, line)
+			lines = append(lines, lineNo)
 			n++
 		}
 		if err := sc.Err(); err != nil {
-			return nil, usageError{fmt.Errorf("read targets from %s: %w", name, err)}
+			return nil, nil, usageError{fmt.Errorf("read targets from %s: %w", name, err)}
 		}
 		if n == 0 && file != "" {
-			return nil, usageError{fmt.Errorf("input file %s has no targets", name)}
+			return nil, nil, usageError{fmt.Errorf("input file %s has no targets", name)}
 		}
 	}
 	if len(targets) == 0 {
-		return nil, usageError{withHint(errors.New("no targets"), "give targets as arguments, with -i FILE, or on stdin")}
+		return nil, nil, usageError{withHint(errors.New("no targets"), "give targets as arguments, with -i FILE, or on stdin")}
 	}
-	return targets, nil
+	return targets, where, nil
 }
 
 // openRunDir creates the directory of run id: --out DIR, or one named after
-// the run under the data directory. A directory that already holds a run is
-// refused: its findings must not be mixed with another run's.
+// the run under the data directory. --out must be a new directory or an
+// empty one of the user's: a directory that already holds a run, or other
+// files (links planted there among them), is refused.
 func openRunDir(out, id string) (*report.Dir, error) {
 	if out == "" {
 		root, err := report.RunsDir()
@@ -329,7 +351,16 @@ func openRunDir(out, id string) (*report.Dir, error) {
 	if m, err := report.ReadMeta(abs); err == nil {
 		return nil, usageError{withHint(fmt.Errorf("%s already holds run %s (%s)", out, m.ID, m.Tool), "choose a new directory with --out DIR")}
 	}
-	return report.Create(filepath.Dir(abs), filepath.Base(abs))
+	d, err := report.CreateOut(abs)
+	return d, outDirError(err)
+}
+
+// outDirError makes a refused --out directory a usage error with a hint.
+func outDirError(err error) error {
+	if errors.Is(err, report.ErrOutDir) {
+		return usageError{withHint(fmt.Errorf("--out: %w", err), "give --out a new directory (sortie creates it) or an empty one you own")}
+	}
+	return err
 }
 
 // absPath makes a path absolute, expanding a leading "~".
@@ -355,15 +386,6 @@ func redactOptions(d *tool.Definition, values map[string][]string) map[string][]
 		out[k] = v
 	}
 	return out
-}
-
-func appendLine(path, line string) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fmt.Fprintln(f, line)
 }
 
 // parseBytes reads sizes like 512MiB, 2GiB, 1G, 100000.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/install"
 	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/termsafe"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
 
@@ -62,7 +63,7 @@ func runTools(ctx context.Context, g *globalOptions) error {
 	}
 	wg.Wait()
 	if g.JSON {
-		enc := json.NewEncoder(g.stdout)
+		enc := json.NewEncoder(jsonOut(g.stdout))
 		for _, r := range rows {
 			if err := enc.Encode(r); err != nil {
 				return err
@@ -71,6 +72,7 @@ func runTools(ctx context.Context, g *globalOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	sw := termsafe.NewWriter(tw) // versions are what the tools printed
 	fmt.Fprintln(tw, "TOOL\tSTATUS\tVERSION\tINPUTS\tINSTALL")
 	missing := 0
 	for _, r := range rows {
@@ -78,7 +80,7 @@ func runTools(ctx context.Context, g *globalOptions) error {
 		if !r.Installed {
 			status, missing = "missing", missing+1
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, status, dash(r.Version), r.Inputs, r.Pinned)
+		fmt.Fprintf(sw, "%s\t%s\t%s\t%s\t%s\n", r.Name, status, dash(r.Version), r.Inputs, r.Pinned)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -149,7 +151,7 @@ func runInstall(ctx context.Context, g *globalOptions, opts *installOptions, nam
 		start := time.Now()
 		res, err := in.Install(ctx, d, opts.Force)
 		if err != nil {
-			fmt.Fprintf(g.stderr, "sortie: error: install %s: %v\n", d.Name, err)
+			fmt.Fprintf(g.stderr, "sortie: error: install %s: %s\n", d.Name, termsafe.CleanLines(err.Error()))
 			failed = append(failed, d.Name)
 			if ctx.Err() != nil {
 				break
@@ -163,7 +165,7 @@ func runInstall(ctx context.Context, g *globalOptions, opts *installOptions, nam
 		if res.Version != "" {
 			what += " " + res.Version
 		}
-		fmt.Fprintf(g.stdout, "%-10s %s at %s (%s)\n", d.Name, what, res.Path, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(g.stdout, "%-10s %s at %s (%s)\n", d.Name, termsafe.Clean(what), termsafe.Clean(res.Path), time.Since(start).Round(100*time.Millisecond))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d tools failed to install: %s", len(failed), len(defs), strings.Join(failed, ", "))
@@ -187,7 +189,7 @@ func runHealth(_ context.Context, g *globalOptions) error {
 	check := func(name string, err error, okMsg string) {
 		if err != nil {
 			problems++
-			fmt.Fprintf(g.stdout, "FAIL  %-14s %v\n", name, err)
+			fmt.Fprintf(g.stdout, "FAIL  %-14s %s\n", name, termsafe.CleanLines(err.Error()))
 			return
 		}
 		fmt.Fprintf(g.stdout, "ok    %-14s %s\n", name, okMsg)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sortie-sec/sortie/internal/termsafe"
 )
 
 func newWorkersCommand(g *globalOptions) *cobra.Command {
@@ -38,7 +40,7 @@ func runWorkers(ctx context.Context, g *globalOptions) error {
 		return err
 	}
 	if g.JSON {
-		return writeJSONLines(g.stdout, ws)
+		return writeJSONLines(jsonOut(g.stdout), ws)
 	}
 	if len(ws) == 0 {
 		fmt.Fprintln(g.stderr, "sortie: no live workers")
@@ -46,6 +48,7 @@ func runWorkers(ctx context.Context, g *globalOptions) error {
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
+	sw := termsafe.NewWriter(tw) // what workers say of themselves
 	fmt.Fprintln(tw, "WORKER\tPOOL\tSLOTS\tRUNNING\tHEARTBEAT\tHOST\tPID\tVERSION")
 	for _, w := range ws {
 		running := "-"
@@ -56,7 +59,7 @@ func runWorkers(ctx context.Context, g *globalOptions) error {
 		if w.Stopping {
 			state = " (stopping)"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%d/%d\t%s\t%s ago\t%s\t%d\t%s\n", w.ID, state, w.Pool, len(w.Running), w.Concurrency, running,
+		fmt.Fprintf(sw, "%s%s\t%s\t%d/%d\t%s\t%s ago\t%s\t%d\t%s\n", w.ID, state, w.Pool, len(w.Running), w.Concurrency, running,
 			time.Since(w.Heartbeat).Round(100*time.Millisecond), w.Host, w.PID, w.Version)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/safefile"
 )
 
 // flushEvery bounds how much a crash can lose: buffered findings are written
@@ -37,10 +38,26 @@ type FindingsWriter struct {
 	err   error
 }
 
-// OpenFindings opens (or creates) path for appending. Findings already in
-// the file are read first, so that a resumed run does not write them twice.
+// CreateFindings creates the findings file of a new run at path,
+// exclusively: an existing file, or a link, at path is an error.
+func CreateFindings(path string) (*FindingsWriter, error) {
+	f, err := safefile.Create(path, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create findings: %w", err)
+	}
+	fw := newFindingsWriter(f)
+	fw.f = f
+	return fw, nil
+}
+
+// OpenFindings opens path for appending, creating it when missing. An
+// existing file must be the run's own: a regular file of the current user
+// with a single link, never a symbolic link (which is not followed).
+// Findings already in the file are read first, so that a resumed run does
+// not write them twice, and a torn last line (a crash mid-write) is cut, so
+// that new findings start on a line of their own.
 func OpenFindings(path string) (*FindingsWriter, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	f, err := safefile.OpenAppend(path, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open findings: %w", err)
 	}

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/safefile"
 )
 
 // Run directory layout.
@@ -55,24 +57,93 @@ func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
-// Create makes the directory for run id under root, with its raw and work
-// subdirectories. It fails early, with the path in the message, when root is
-// not writable.
+// Create makes the directory for run id under root (created if missing),
+// with its raw and work subdirectories. The run's directory must be new.
+// It fails early, with the path in the message, when root is not writable.
 func Create(root, id string) (*Dir, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
 	p := filepath.Join(root, id)
-	// Raw output and the tool's own files can hold secrets in clear (a
-	// gitleaks report): only the owner may read them.
-	for _, d := range []string{p, filepath.Join(p, RawDir), filepath.Join(p, WorkDir)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create run directory: %w", err)
+	if err := safefile.MkdirNew(p, 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	return makeSubdirs(p)
+}
+
+// ErrOutDir means a directory given for a run (--out) is neither new nor an
+// empty directory of the current user; it wraps a *safefile.Error saying
+// which.
+var ErrOutDir = errors.New("not a new directory nor an empty one of yours")
+
+// CreateOut makes path the directory of a run: path must not exist (it is
+// created, with any missing parent) or be an empty directory owned by the
+// current user, not a symbolic link. Anything else would mix the run's
+// files with others, or let links planted there redirect its writes.
+func CreateOut(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := safefile.NewOrEmptyDir(abs, 0o700); err != nil {
+		var se *safefile.Error
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w: %w", ErrOutDir, err)
+		}
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	return makeSubdirs(abs)
+}
+
+// makeSubdirs creates raw/ and work/ in the new run directory p. Raw output
+// and the tool's own files can hold secrets in clear (a gitleaks report):
+// only the owner may read them.
+func makeSubdirs(p string) (*Dir, error) {
+	for _, d := range []string{RawDir, WorkDir} {
+		if err := safefile.MkdirNew(filepath.Join(p, d), 0o700); err != nil {
+			return nil, fmt.Errorf("run directory %s is not writable: %w", p, err)
 		}
 	}
-	probe := filepath.Join(p, ".write-test")
-	if err := os.WriteFile(probe, nil, 0o600); err != nil {
-		return nil, fmt.Errorf("run directory %s is not writable: %w", p, err)
-	}
-	os.Remove(probe)
 	return &Dir{Path: p}, nil
+}
+
+// Open checks that path is an existing run directory of the current user
+// (not a symbolic link) and returns it: for runs resumed or attached to.
+func Open(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := safefile.CheckDir(abs); err != nil {
+		return nil, err
+	}
+	return &Dir{Path: abs}, nil
+}
+
+// Subdir makes sure the directory name exists in the run directory and is
+// the run's own (a directory of the current user, not a link), creating it
+// when missing: the engine's store, for one.
+func (d *Dir) Subdir(name string) (string, error) {
+	p := d.File(name)
+	if err := safefile.EnsureDir(p, 0o700); err != nil {
+		return "", fmt.Errorf("run directory: %w", err)
+	}
+	return p, nil
+}
+
+// AppendLine appends line and a newline to the run's file name (command.txt),
+// creating it exclusively when missing; an existing file must be the run's
+// own regular file, never a link.
+func (d *Dir) AppendLine(name, line string) error {
+	f, err := safefile.OpenAppend(d.File(name), 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // File returns the path of a file in the run directory.
@@ -80,24 +151,33 @@ func (d *Dir) File(name ...string) string {
 	return filepath.Join(append([]string{d.Path}, name...)...)
 }
 
-// WriteMeta writes run.json atomically (temp file + rename), so a reader
-// never sees half a file.
+// WriteMeta writes run.json atomically (a temporary file with a random
+// name, created exclusively, renamed in place), so a reader never sees half
+// a file and a link named run.json is replaced, never followed.
 func (d *Dir) WriteMeta(m *Meta) error {
 	m.Schema = finding.SchemaVersion
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := d.File(MetaFile + ".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+	if err := safefile.WriteAtomic(d.File(MetaFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write run metadata: %w", err)
 	}
-	return os.Rename(tmp, d.File(MetaFile))
+	return nil
 }
 
-// ReadMeta reads a run's metadata.
+// maxMeta bounds the run.json read: a run's metadata is a few kilobytes,
+// its commands included.
+const maxMeta = 64 << 20
+
+// ReadMeta reads a run's metadata; a run.json that is a link is refused.
 func ReadMeta(dir string) (*Meta, error) {
-	data, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	f, err := safefile.OpenRead(filepath.Join(dir, MetaFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMeta))
 	if err != nil {
 		return nil, err
 	}

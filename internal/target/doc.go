@@ -17,9 +17,14 @@
 //   - invalid UTF-8 (ErrInvalidUTF8);
 //   - any control character: C0 (NUL, "\t", "\n", "\r", ESC ...), DEL and C1;
 //     and the invisible characters that can make a target display as
-//     something it is not: the bidirectional controls U+061C, U+200E, U+200F,
-//     U+202A-U+202E and U+2066-U+2069, the line and paragraph separators
-//     U+2028 and U+2029, and the byte order mark U+FEFF (ErrControl);
+//     something it is not ("\u200b-v" shows as "-v"): every format character
+//     (Unicode category Cf: the bidirectional controls, U+200B ZERO WIDTH
+//     SPACE, the joiners, U+2060 WORD JOINER, U+00AD SOFT HYPHEN, the byte
+//     order mark U+FEFF, tag characters ...), the line and paragraph
+//     separators U+2028 and U+2029, spaces other than U+0020, private-use and
+//     unassigned characters, variation selectors, and the blank letters
+//     (Hangul fillers, U+2800 BRAILLE PATTERN BLANK) (ErrControl). The error
+//     names the character ("U+200B ZERO WIDTH SPACE");
 //   - a leading '-', which a tool could read as a flag (ErrFlagLike).
 //
 // As a result an accepted target's Value never starts with '-', never

@@ -12,7 +12,7 @@ import (
 
 // FuzzParse checks the properties every accepted target has: Parse never
 // panics; Value is valid UTF-8, at most MaxLen bytes, never starts with '-'
-// and never contains a control character; Parse is idempotent on Value.
+// and never contains a control or invisible character; Parse is idempotent on Value.
 func FuzzParse(f *testing.F) {
 	for _, tt := range parseTests {
 		f.Add(tt.in)
@@ -47,6 +47,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q).Value is %d bytes long", s, len(v))
 		case strings.ContainsFunc(v, unicode.IsControl):
 			t.Fatalf("Parse(%q).Value = %q contains a control character", s, v)
+		case strings.ContainsFunc(v, func(r rune) bool { return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co) }):
+			t.Fatalf("Parse(%q).Value = %q contains an invisible character", s, v)
 		case strings.TrimSpace(v) != v:
 			t.Fatalf("Parse(%q).Value = %q has surrounding white space", s, v)
 		}

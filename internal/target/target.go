@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sortie-sec/sortie/internal/termsafe"
 )
 
 // Type is the detected type of a target.
@@ -97,10 +99,10 @@ func validate(s string) error {
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return newError(s, ErrControl, "contains the control character %U: a target must be printable text", r)
+			return newError(s, ErrControl, "contains the control character %s: a target must be printable text", termsafe.Name(r))
 		}
 		if isInvisible(r) {
-			return newError(s, ErrControl, "contains the invisible formatting character %U: a target must be printable text", r)
+			return newError(s, ErrControl, "contains the invisible character %s: a target must be printable text", termsafe.Name(r))
 		}
 	}
 	if s[0] == '-' {
@@ -110,18 +112,24 @@ func validate(s string) error {
 }
 
 // isInvisible reports whether r is a character, other than a control
-// character, that can make text display as something it is not.
+// character, that does not display as itself and can make a target look
+// like something it is not: a format character (Unicode category Cf: bidi
+// controls, zero-width space and joiners, word joiner, soft hyphen, byte
+// order mark, tag characters ...), a line or paragraph separator, a space
+// other than U+0020, a private-use or unassigned character, a variation
+// selector, or one of the blank letters (Hangul fillers, the blank Braille
+// pattern).
 func isInvisible(r rune) bool {
 	switch {
-	case r == '\u061c', r == '\u200e', r == '\u200f': // bidi marks
+	case r < 0x80:
+		return false
+	case termsafe.Escaped(r), unicode.Is(unicode.Zs, r), unicode.Is(unicode.Co, r):
 		return true
-	case r >= '\u202a' && r <= '\u202e': // bidi embeddings and overrides
+	case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S):
+		return true // unassigned (or a surrogate, which valid UTF-8 never holds)
+	case unicode.Is(unicode.Variation_Selector, r):
 		return true
-	case r >= '\u2066' && r <= '\u2069': // bidi isolates
-		return true
-	case r == '\u2028', r == '\u2029': // line and paragraph separators
-		return true
-	case r == '\ufeff': // byte order mark
+	case r == '\u034f', r == '\u115f', r == '\u1160', r == '\u2800', r == '\u3164', r == '\uffa0':
 		return true
 	}
 	return false

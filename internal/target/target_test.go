@@ -35,6 +35,22 @@ var parseTests = []parseTest{
 	{in: "exe\u202egnp.com", err: target.ErrControl},
 	{in: "\ufeffexample.com", err: target.ErrControl},
 	{in: "a\u2028b", err: target.ErrControl},
+	// Invisible and zero-width characters (issue 7): "\u200b-v" would
+	// display as "-v" and hide a flag-like value.
+	{in: "\u200b-v", err: target.ErrControl},
+	{in: "exa\u200bmple.com", err: target.ErrControl},
+	{in: "\u2060-oX", err: target.ErrControl},
+	{in: "\u00ad-v", err: target.ErrControl},
+	{in: "a\u200db", err: target.ErrControl},
+	{in: "a\u200cb", err: target.ErrControl},
+	{in: "exa\ufeffmple.com", err: target.ErrControl},
+	{in: "a\U000E0041b", err: target.ErrControl},         // TAG LATIN CAPITAL LETTER A
+	{in: "a\u180eb", err: target.ErrControl},             // MONGOLIAN VOWEL SEPARATOR
+	{in: "a\u3164b", err: target.ErrControl},             // HANGUL FILLER
+	{in: "a\ufe0fb", err: target.ErrControl},             // VARIATION SELECTOR-16
+	{in: "a\u00a0b", err: target.ErrControl},             // NO-BREAK SPACE inside
+	{in: "a\ue000b", err: target.ErrControl},             // private use
+	{in: "http://a\u2800b.com/", err: target.ErrControl}, // BRAILLE PATTERN BLANK
 	{in: "-oX", err: target.ErrFlagLike},
 	{in: "--script=evil", err: target.ErrFlagLike},
 	{in: "-", err: target.ErrFlagLike},
@@ -222,7 +238,6 @@ var parseTests = []parseTest{
 	{in: "foo bar://x", want: target.Target{Value: "foo bar://x", Type: target.String}},
 	{in: "…", want: target.Target{Value: "…", Type: target.String}},
 	{in: "\u2212oX", want: target.Target{Value: "\u2212oX", Type: target.String}}, // MINUS SIGN, not '-'
-	{in: "a\u200db", want: target.Target{Value: "a\u200db", Type: target.String}}, // ZERO WIDTH JOINER is allowed
 }
 
 func TestParse(t *testing.T) {
@@ -273,8 +288,11 @@ func TestErrorMessages(t *testing.T) {
 	}{
 		{"", `target is empty`},
 		{"-oX", `target "-oX" starts with "-": it could be read as a flag`},
-		{"a\x1bb", `target "a\x1bb" contains the control character U+001B: a target must be printable text`},
-		{"exe\u202egnp.com", `target "exe\u202egnp.com" contains the invisible formatting character U+202E: a target must be printable text`},
+		{"a\x1bb", `target "a\x1bb" contains the control character U+001B ESCAPE: a target must be printable text`},
+		{"exe\u202egnp.com", `target "exe\u202egnp.com" contains the invisible character U+202E RIGHT-TO-LEFT OVERRIDE: a target must be printable text`},
+		{"\u200b-v", `target "\u200b-v" contains the invisible character U+200B ZERO WIDTH SPACE: a target must be printable text`},
+		{"\u2060-v", `target "\u2060-v" contains the invisible character U+2060 WORD JOINER: a target must be printable text`},
+		{"\u00ad-v", `target "\u00ad-v" contains the invisible character U+00AD SOFT HYPHEN: a target must be printable text`},
 		{"example.com:0", `target "example.com:0" has the invalid port "0": a port is a number from 1 to 65535`},
 		{"[::1]:abc", `target "[::1]:abc" has the invalid port "abc": a port is a number from 1 to 65535`},
 		{"10.0.0.256", `target "10.0.0.256" is not a valid IPv4 address: an IPv4 address is four numbers from 0 to 255 without leading zeros, as in "192.0.2.1"`},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/finding"
 	"github.com/sortie-sec/sortie/internal/runner"
+	"github.com/sortie-sec/sortie/internal/safefile"
 	"github.com/sortie-sec/sortie/internal/target"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
@@ -169,7 +170,7 @@ func (r *run) do(ctx context.Context) error {
 		dir := r.spec.Dir
 		if len(batches) > 1 {
 			dir = filepath.Join(r.spec.Dir, fmt.Sprintf("%03d", i+1))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := safefile.MkdirNew(dir, 0o700); err != nil { // in the task's own directory
 				return err
 			}
 		}
@@ -380,7 +381,7 @@ func (r *run) rawFiles() (stdout, stderr io.Writer, closeAll func(), err error) 
 		return io.Discard, io.Discard, func() {}, nil
 	}
 	open := func(name string) (*os.File, error) {
-		return os.OpenFile(filepath.Join(r.spec.RawDir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		return safefile.OpenAppend(filepath.Join(r.spec.RawDir, name), 0o600) // never through a link
 	}
 	so, err := open("stdout.txt")
 	if err != nil {
@@ -423,12 +424,12 @@ func toolEnv(dir string, system bool) []string {
 }
 
 func copyFile(src, dst string) {
-	in, err := os.Open(src)
+	in, err := safefile.OpenRead(src)
 	if err != nil {
 		return
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
+	out, err := safefile.Create(dst, 0o600)
 	if err != nil {
 		return
 	}

@@ -45,6 +45,14 @@ const (
 
 	gitConfig = "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = https://example.test/repo.git\n"
 
+	// EscapesTitle is the title of /escapes: a page that tries to act on
+	// the terminal of whoever prints its title (clear the screen, a hidden
+	// OSC 8 link, an OSC 52 clipboard write, a right-to-left override).
+	// Nothing links to it. (A raw C1 control would get httpx's whole JSON
+	// line dropped by the runner, so there is none here.)
+	EscapesTitle = "Esc\x1b[2Japes \x1b]8;;http://127.0.0.1/\x1b\\link\x1b]8;;\x1b\\ " +
+		"\x1b]52;c;ZXZpbA==\x07clip exe\u202egnp.txt"
+
 	// notFoundPage is nginx's own 404 page.
 	notFoundPage = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n" +
 		"<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n"
@@ -78,6 +86,7 @@ func newSite() http.Handler {
 		"/api/v1/config":     {typeJSON, configJSON},
 		"/robots.txt":        {typeText, robotsTxt},
 		"/.git/config":       {typeText, gitConfig},
+		"/escapes":           {typeHTML, "<html><head><title>" + EscapesTitle + "</title></head><body>escapes</body></html>"},
 	}
 	for path, p := range static {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {

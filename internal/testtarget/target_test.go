@@ -112,6 +112,7 @@ func TestPages(t *testing.T) {
 		{"/search?q=%3Cscript%3E", typeHTML, 200, 0, []string{"No results for &lt;script&gt;"}},
 		{"/robots.txt", typeText, 200, 49, []string{"Disallow: /admin\n", "Disallow: /backup\n"}},
 		{"/.git/config", typeText, 200, 91, []string{"[core]", "url = https://example.test/repo.git"}},
+		{"/escapes", typeHTML, 200, 0, []string{"<title>" + EscapesTitle + "</title>", "\x1b[2J", "\x1b]52;c;", "\u202e"}},
 		{"/nope", typeHTML, 404, 0, []string{"404 Not Found", "nginx/1.18.0"}},
 		{"/index.php", typeHTML, 404, 0, nil},
 		{"/about/more", typeHTML, 404, 0, nil},

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sortie-sec/sortie/internal/termsafe"
 )
 
 // Kind is the type of an option's value.
@@ -88,8 +90,12 @@ func (d *Definition) Option(name string) (Option, bool) {
 
 // CheckValue validates a value for an option of this kind.
 func (o Option) CheckValue(v string) error {
-	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("option %s: value contains control characters", o.Name)
+	// Control and invisible format characters ("\u200b-v" shows as "-v"):
+	// C0, DEL, C1, Unicode Cf, U+2028 and U+2029.
+	for _, r := range v {
+		if termsafe.Escaped(r) {
+			return fmt.Errorf("option %s: value contains the control or invisible character %s", o.Name, termsafe.Name(r))
+		}
 	}
 	switch o.Kind {
 	case KindInt:
