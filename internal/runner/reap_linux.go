@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Linux constants the syscall package lacks.
+const (
+	prSetChildSubreaper = 36  // PR_SET_CHILD_SUBREAPER
+	sysPidfdSendSignal  = 424 // pidfd_send_signal(2), the same number on every architecture
+	sysPidfdOpen        = 434 // pidfd_open(2)
+	pPID                = 1   // P_PID for waitid(2)
+)
+
+// markerName is the environment variable that marks a Run's processes; its
+// value is unique to the Run in this process.
+const markerName = "SORTIE_RUNNER_TREE"
+
+var (
+	subreaperOnce sync.Once
+	subreaperErr  error
+	markerSeq     atomic.Uint64
+)
+
+// becomeSubreaper makes this process a child subreaper, once: an orphan
+// among its descendants (a tool's child whose parent exited, as in a double
+// fork) is re-parented to it instead of to init, so Run can still find,
+// kill and reap it. It is the package's only process-wide effect.
+func becomeSubreaper() error {
+	subreaperOnce.Do(func() {
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+			subreaperErr = errno
+		}
+	})
+	return subreaperErr
+}
+
+// newMarker returns the "NAME=VALUE" marker of a new Run.
+func newMarker() string {
+	return markerName + "=" + strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(markerSeq.Add(1), 10)
+}
+
+// killed is a process that killTree signalled: its pid and its start time,
+// which together name it even after the pid is reused.
+type killed struct {
+	pid   int
+	start uint64
+}
+
+// maxKillRounds bounds the scans of killTree: each round kills what the
+// previous one found, so a fork racing the kill is caught by the next.
+const maxKillRounds = 8
+
+// killTree sends SIGKILL to every live member of t, the tool (an unreaped
+// zombie, so its pid stays reserved) excepted, scanning again until a scan
+// finds none, and returns the processes it signalled.
+func killTree(s *procScanner, t tree) []killed {
+	var out []killed
+	done := map[killed]bool{}
+	for range maxKillRounds {
+		found := false
+		for pid := range s.scan(t) {
+			p := s.procs[pid]
+			k := killed{pid, p.start}
+			if pid == t.pgid || p.zombie || done[k] {
+				continue
+			}
+			done[k] = true
+			if signalProcess(pid, p.start, syscall.SIGKILL) {
+				found = true
+				out = append(out, k)
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return out
+}
+
+// signalProcess sends sig to pid if it is still the process that started at
+// start. With a pidfd (Linux 5.3) the check and the signal cannot be fooled
+// by the pid's reuse; without one a reuse in the instant between them could.
+func signalProcess(pid int, start uint64, sig syscall.Signal) bool {
+	fd, _, errno := syscall.RawSyscall(sysPidfdOpen, uintptr(pid), 0, 0)
+	if errno == 0 {
+		defer syscall.Close(int(fd))
+	}
+	var s procScanner
+	if p, ok := s.stat(pid); !ok || p.start != start {
+		return false
+	}
+	if errno != 0 {
+		return syscall.Kill(pid, sig) == nil
+	}
+	_, _, errno = syscall.RawSyscall6(sysPidfdSendSignal, fd, uintptr(sig), 0, 0, 0, 0)
+	return errno == 0
+}
+
+// reapKilled reaps the processes killTree killed once they are children of
+// this process (re-parented to it as a subreaper): each is waited for by
+// its pid, never with a wildcard, so the exit status of an exec.Cmd of this
+// process is never taken. It returns when none is left that this process
+// must reap, or at deadline; a process whose parent is not this process is
+// its parent's to reap.
+func reapKilled(list []killed, deadline time.Time) {
+	self := os.Getpid()
+	var s procScanner
+	for len(list) > 0 && time.Now().Before(deadline) {
+		progress := false
+		kept := list[:0]
+		for _, k := range list {
+			p, ok := s.stat(k.pid)
+			switch {
+			case !ok || p.start != k.start:
+				progress = true // gone
+			case p.ppid == self:
+				// Ours and killed: it exits promptly, and only we can
+				// reap it, so the pid cannot be reused under us.
+				waitPid(k.pid)
+				progress = true
+			default:
+				kept = append(kept, k) // its parent is dying or is another process
+			}
+		}
+		list = kept
+		if !progress {
+			// Killed parents that were ours have been reaped, so their
+			// children are ours by now: what is left has another parent.
+			return
+		}
+	}
+}
+
+// waitPid reaps the child pid, waiting for it to exit.
+func waitPid(pid int) {
+	var info [128]byte // siginfo_t, unused
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info)), syscall.WEXITED, 0, 0)
+		if errno != syscall.EINTR {
+			return
+		}
+	}
+}
