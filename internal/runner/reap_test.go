@@ -167,3 +167,27 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// BenchmarkStart measures a whole Run of /bin/true: the runner's cost per
+// tool start, the tree scan and kill at the end included.
+func BenchmarkStart(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		res, err := Run(b.Context(), Spec{Path: "/bin/true", Dir: dir})
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("Run: %+v, %v", res, err)
+		}
+	}
+}
+
+// BenchmarkTreeScan measures one scan of /proc for a Run's tree, the part
+// of killTree that every Run pays; its cost grows with the number of
+// processes on the machine.
+func BenchmarkTreeScan(b *testing.B) {
+	var s procScanner
+	t := tree{pgid: os.Getpid(), marker: []byte(newMarker())}
+	for b.Loop() {
+		s.scan(t)
+	}
+	b.ReportMetric(float64(len(s.procs)), "procs")
+}
