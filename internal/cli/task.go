@@ -403,7 +403,8 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || n <= 0 {
+	// !(n > 0) also refuses NaN; a size past int64 would wrap negative.
+	if err != nil || !(n > 0) || n*float64(mult) >= 1<<63 {
 		return 0, fmt.Errorf("%q is not a size (try 512MiB or 2GiB)", s)
 	}
 	return int64(n * float64(mult)), nil

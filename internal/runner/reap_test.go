@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -190,4 +191,21 @@ func BenchmarkTreeScan(b *testing.B) {
 		s.scan(t)
 	}
 	b.ReportMetric(float64(len(s.procs)), "procs")
+}
+
+// FuzzParseStat checks that the fields after the command name are found
+// whatever the name holds (spaces, parentheses), and that nothing panics.
+func FuzzParseStat(f *testing.F) {
+	f.Add("sortie", 1, 2, uint64(3))
+	f.Add("a) (b", 7, 42, uint64(123456))
+	f.Add(") S 1 2 3", 0, 0, uint64(0))
+	f.Add("", -1, 1<<30, uint64(1)<<63)
+	f.Fuzz(func(t *testing.T, comm string, ppid, pgrp int, start uint64) {
+		line := fmt.Sprintf("42 (%s) S %d %d 42 0 -1 4194304 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000 10\n", comm, ppid, pgrp, start)
+		p, ok := parseStat([]byte(line))
+		if !ok || p.ppid != ppid || p.pgrp != pgrp || p.start != start || p.zombie {
+			t.Errorf("parseStat(%q) = %+v, %v", line, p, ok)
+		}
+		parseStat([]byte(comm)) // must not panic
+	})
 }

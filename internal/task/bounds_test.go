@@ -256,3 +256,24 @@ func runRSSProbe() {
 	}
 	fmt.Printf("hwm=%d parsed=%d\n", hwm, got.Load())
 }
+
+// FuzzDocBuffer checks that a document never exceeds its limit and is the
+// lines it accepted, in order, each followed by a newline.
+func FuzzDocBuffer(f *testing.F) {
+	f.Add([]byte("line one\nline two\n\nlast"), uint16(12))
+	f.Add([]byte(docLine+"\n"+docLine), uint16(200))
+	f.Add([]byte{}, uint16(0))
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16) {
+		d := &docBuffer{limit: int64(limit)}
+		defer d.release()
+		var want []byte
+		for _, l := range bytes.Split(data, []byte{'\n'}) {
+			if d.add(l) {
+				want = append(append(want, l...), '\n')
+			}
+		}
+		if int64(len(d.buf)) > d.limit || !bytes.Equal(d.buf, want) {
+			t.Errorf("limit %d: buf %q, want %q", limit, d.buf, want)
+		}
+	})
+}
