@@ -28,12 +28,22 @@ func waitExited(pid int) error {
 	}
 }
 
+// sample is what sampleMemory returns.
+type sample struct {
+	peak int64         // the largest RSS sampled
+	seen map[proc]bool // the tree's processes seen by the scans, at most maxSeen
+}
+
+// maxSeen bounds sample.seen.
+const maxSeen = 4096
+
 // sampleMemory measures the resident memory of the process tree every
 // interval until stop is closed, closes over (once) when a sample exceeds
-// limit (if limit > 0), and returns the peak.
-func sampleMemory(tree tree, interval time.Duration, limit int64, stop <-chan struct{}, over chan<- struct{}) int64 {
+// limit (if limit > 0), and returns the peak and the processes it saw.
+func sampleMemory(tree tree, interval time.Duration, limit int64, stop <-chan struct{}, over chan<- struct{}) sample {
 	var s procScanner
 	var peak int64
+	seen := map[proc]bool{}
 	signalled := false
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -41,19 +51,24 @@ func sampleMemory(tree tree, interval time.Duration, limit int64, stop <-chan st
 	// most short-lived tools (one chunk of a fast tool) are gone by then.
 	select {
 	case <-stop:
-		return 0
+		return sample{seen: seen}
 	case <-tick.C:
 	}
 	for {
-		rss := s.treeRSS(tree)
+		rss := s.treeRSS(tree, nil)
 		peak = max(peak, rss)
+		for pid := range s.members {
+			if len(seen) < maxSeen {
+				seen[proc{pid, s.procs[pid].start}] = true
+			}
+		}
 		if limit > 0 && rss > limit && !signalled {
 			close(over)
 			signalled = true
 		}
 		select {
 		case <-stop:
-			return peak
+			return sample{peak: peak, seen: seen}
 		case <-tick.C:
 		}
 	}
@@ -85,9 +100,10 @@ type procScanner struct {
 }
 
 // scan reads every process of the system into s.procs, and returns the pids
-// of tree's members (see tree), which stay valid until the next scan.
-// Processes that vanish during the scan are skipped.
-func (s *procScanner) scan(t tree) map[int]bool {
+// of tree's members (see tree), which stay valid until the next scan; the
+// children of this process listed in seen are members too. Processes that
+// vanish during the scan are skipped.
+func (s *procScanner) scan(t tree, seen map[proc]bool) map[int]bool {
 	if s.children == nil {
 		s.procs, s.children, s.members = make(map[int]procInfo), make(map[int][]int), make(map[int]bool)
 	}
@@ -114,7 +130,8 @@ func (s *procScanner) scan(t tree) map[int]bool {
 		}
 		s.procs[pid] = p
 		s.children[p.ppid] = append(s.children[p.ppid], pid)
-		if p.pgrp == t.pgid || pid == t.pgid || p.ppid == self && pid != t.pgid && s.hasMarker(pid, t.marker) {
+		ours := p.ppid == self && pid != t.pgid && (seen[proc{pid, p.start}] || s.hasMarker(pid, t.marker))
+		if p.pgrp == t.pgid || pid == t.pgid || ours {
 			s.members[pid] = true
 			queue = append(queue, pid)
 		}
@@ -172,10 +189,10 @@ func (s *procScanner) hasMarker(pid int, marker []byte) bool {
 	return false
 }
 
-// treeRSS returns the summed RSS in bytes of the members of t.
-func (s *procScanner) treeRSS(t tree) int64 {
+// treeRSS returns the summed RSS in bytes of the members of t (see scan).
+func (s *procScanner) treeRSS(t tree, seen map[proc]bool) int64 {
 	var pages int64
-	for pid := range s.scan(t) {
+	for pid := range s.scan(t, seen) {
 		pages += s.residentPages(pid)
 	}
 	return pages * int64(os.Getpagesize())

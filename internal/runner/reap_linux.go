@@ -46,9 +46,9 @@ func newMarker() string {
 	return markerName + "=" + strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(markerSeq.Add(1), 10)
 }
 
-// killed is a process that killTree signalled: its pid and its start time,
-// which together name it even after the pid is reused.
-type killed struct {
+// proc names a process by its pid and its start time, which together name
+// it even after the pid is reused.
+type proc struct {
 	pid   int
 	start uint64
 }
@@ -57,21 +57,27 @@ type killed struct {
 // previous one found, so a fork racing the kill is caught by the next.
 const maxKillRounds = 8
 
-// killTree sends SIGKILL to every live member of t, the tool (an unreaped
+// killTree sends SIGKILL to every live member of t (see procScanner.scan;
+// seen are the processes the memory sampler saw), the tool (an unreaped
 // zombie, so its pid stays reserved) excepted, scanning again until a scan
-// finds none, and returns the processes it signalled.
-func killTree(s *procScanner, t tree) []killed {
-	var out []killed
-	done := map[killed]bool{}
+// finds no new one. It returns the members it killed and those already
+// zombies, for reapKilled.
+func killTree(s *procScanner, t tree, seen map[proc]bool) []proc {
+	var out []proc
+	done := map[proc]bool{}
 	for range maxKillRounds {
 		found := false
-		for pid := range s.scan(t) {
+		for pid := range s.scan(t, seen) {
 			p := s.procs[pid]
-			k := killed{pid, p.start}
-			if pid == t.pgid || p.zombie || done[k] {
+			k := proc{pid, p.start}
+			if pid == t.pgid || done[k] {
 				continue
 			}
 			done[k] = true
+			if p.zombie {
+				out = append(out, k) // exited, perhaps unreaped
+				continue
+			}
 			if signalProcess(pid, p.start, syscall.SIGKILL) {
 				found = true
 				out = append(out, k)
@@ -103,13 +109,13 @@ func signalProcess(pid int, start uint64, sig syscall.Signal) bool {
 	return errno == 0
 }
 
-// reapKilled reaps the processes killTree killed once they are children of
+// reapKilled reaps the processes killTree returned once they are children of
 // this process (re-parented to it as a subreaper): each is waited for by
 // its pid, never with a wildcard, so the exit status of an exec.Cmd of this
 // process is never taken. It returns when none is left that this process
 // must reap, or at deadline; a process whose parent is not this process is
 // its parent's to reap.
-func reapKilled(list []killed, deadline time.Time) {
+func reapKilled(list []proc, deadline time.Time) {
 	self := os.Getpid()
 	var s procScanner
 	for len(list) > 0 && time.Now().Before(deadline) {

@@ -50,7 +50,9 @@ func waitGone(t *testing.T, pid int, start uint64, what string) {
 
 func TestEscapedChildKilled(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"escape", "double-fork"} {
+	// spawn: the child stays in the group; the group kill ends it, and as
+	// an orphan of this process its zombie must be reaped.
+	for _, mode := range []string{"spawn", "escape", "double-fork"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			spec := fakeSpec(t, mode)
@@ -188,7 +190,7 @@ func BenchmarkTreeScan(b *testing.B) {
 	var s procScanner
 	t := tree{pgid: os.Getpid(), marker: []byte(newMarker())}
 	for b.Loop() {
-		s.scan(t)
+		s.scan(t, nil)
 	}
 	b.ReportMetric(float64(len(s.procs)), "procs")
 }

@@ -24,13 +24,18 @@
 // fork) is re-parented to it rather than to init, and carries the Run's
 // marker, an environment variable (SORTIE_RUNNER_TREE) with a value unique
 // to the Run, so that concurrent Runs each kill only their own. Killed
-// orphans are reaped by pid (waitid on that pid, never a wildcard, so an
-// exec.Cmd's status is never taken); pids are checked against their start
-// time and signalled through a pidfd, so a reused pid is never killed.
-// A process that clears its environment and whose parent exits, or one that
-// changes user, escapes; if it still holds the output pipes, Run stops
+// orphans, and those of the tree that had already exited (zombies of the
+// group, or processes the memory sampler saw), are reaped by pid (waitid on
+// that pid, never a wildcard, so an exec.Cmd's status is never taken); pids
+// are checked against their start time and signalled through a pidfd, so a
+// reused pid is never killed.
+//
+// Limits: a process that clears its environment (or changes user) and
+// whose parent exits escapes; if it still holds the output pipes, Run stops
 // waiting for them after [Spec.WaitDelay] (output already in the pipes is
-// still delivered).
+// still delivered). An orphan that left the group and exited on its own
+// before any scan saw it cannot be told from another child of this process,
+// so it stays a zombie until this process exits.
 //
 // The package is Linux only: it reads /proc to measure memory and find
 // the tree.
@@ -365,7 +370,7 @@ type process struct {
 
 	stopSampler chan struct{} // closed to stop the memory sampler
 	overLimit   chan struct{} // closed by the sampler when MemoryLimit is exceeded
-	sampled     chan int64    // receives the peak RSS when the sampler returns
+	sampled     chan sample   // receives the peak RSS and the processes seen when the sampler returns
 }
 
 // start creates the pipes and starts the process. On error nothing is left
@@ -480,7 +485,7 @@ func start(spec Spec) (p *process, err error) {
 
 	p.stopSampler = make(chan struct{})
 	p.overLimit = make(chan struct{})
-	p.sampled = make(chan int64, 1)
+	p.sampled = make(chan sample, 1)
 	go func() {
 		p.sampled <- sampleMemory(p.tree, spec.MemorySampleInterval, spec.MemoryLimit, p.stopSampler, p.overLimit)
 	}()
@@ -552,24 +557,30 @@ func (p *process) finish(res *Result) {
 	}
 
 	// Shutdown order:
-	//  1. SIGKILL the group while the tool is an unreaped zombie, so the
+	//  1. Stop the memory sampler: the processes it saw are part of the
+	//     tree even if they have exited since (a zombie's environment
+	//     cannot be read).
+	//  2. SIGKILL the group while the tool is an unreaped zombie, so the
 	//     pgid cannot have been reused by an unrelated group; then SIGKILL
 	//     every other process of the tree (see killTree): descendants that
 	//     left the group (setsid) and orphans re-parented to this process
 	//     that carry the Run's marker (a double fork).
-	//  2. Reap the tool; then reap the killed processes that are now this
+	//  3. Reap the tool; then reap the killed processes that are now this
 	//     process's children, each by its pid, so no zombie is left and no
 	//     other exec.Cmd's status is taken.
-	//  3. Stop the memory sampler.
 	//  4. Close our stdin end, then wait for the pipes to reach EOF (the
 	//     killed grandchildren close them) for at most WaitDelay; after that
 	//     the readers drain what is buffered and stop, so an escaped process
 	//     cannot hang us.
 	//  5. Wait for the splitters, so no callback runs after Run returns,
 	//     then close the read ends.
+	close(p.stopSampler)
+	sampled := <-p.sampled
+	res.PeakRSS = sampled.peak
+
 	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
 	var scan procScanner
-	victims := killTree(&scan, p.tree)
+	victims := killTree(&scan, p.tree, sampled.seen)
 	_ = p.cmd.Wait() // the status is in ProcessState; *ExitError adds nothing
 	reapKilled(victims, time.Now().Add(p.spec.WaitDelay))
 	if ps := p.cmd.ProcessState; ps != nil {
@@ -578,9 +589,6 @@ func (p *process) finish(res *Result) {
 			res.Signal = signalName(ws.Signal())
 		}
 	}
-
-	close(p.stopSampler)
-	res.PeakRSS = <-p.sampled
 
 	if p.stdinW != nil {
 		p.stdinW.Close() // unblocks a copy blocked writing to the pipe
