@@ -65,9 +65,13 @@ const maxKillRounds = 8
 func killTree(s *procScanner, t tree, seen map[proc]bool) []proc {
 	var out []proc
 	done := map[proc]bool{}
-	for range maxKillRounds {
+	for round := range maxKillRounds {
 		found := false
-		for pid := range s.scan(t, seen) {
+		members := s.scan(t, seen)
+		if round == 0 {
+			out = append(out, s.strays(members)...)
+		}
+		for pid := range members {
 			p := s.procs[pid]
 			k := proc{pid, p.start}
 			if pid == t.pgid || done[k] {
@@ -85,6 +89,25 @@ func killTree(s *procScanner, t tree, seen map[proc]bool) []proc {
 		}
 		if !found {
 			break
+		}
+	}
+	return out
+}
+
+// strays returns the zombie children of this process, from the last scan,
+// that no Run can claim any more but that are certainly orphans of some
+// tool's tree: they are in a process group that is neither their own nor
+// this process's. Every process this process starts itself (a tool, an
+// installer) leads its own group or stays in this process's group, so
+// reaping these takes no exec.Cmd's status. This catches the daemon of a
+// classic double fork (fork, setsid, fork) that exited before a scan could
+// tie it to its Run.
+func (s *procScanner) strays(members map[int]bool) []proc {
+	self, own := os.Getpid(), syscall.Getpgrp()
+	var out []proc
+	for pid, p := range s.procs {
+		if p.zombie && p.ppid == self && p.pgrp != pid && p.pgrp != own && !members[pid] {
+			out = append(out, proc{pid, p.start})
 		}
 	}
 	return out

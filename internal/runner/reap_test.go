@@ -52,7 +52,9 @@ func TestEscapedChildKilled(t *testing.T) {
 	t.Parallel()
 	// spawn: the child stays in the group; the group kill ends it, and as
 	// an orphan of this process its zombie must be reaped.
-	for _, mode := range []string{"spawn", "escape", "double-fork"} {
+	// daemon-exits: the daemon of a double fork exits by itself as an
+	// orphan before any scan sees it; it must be reaped all the same.
+	for _, mode := range []string{"spawn", "escape", "double-fork", "daemon-exits"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			spec := fakeSpec(t, mode)

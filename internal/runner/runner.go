@@ -33,9 +33,10 @@
 // Limits: a process that clears its environment (or changes user) and
 // whose parent exits escapes; if it still holds the output pipes, Run stops
 // waiting for them after [Spec.WaitDelay] (output already in the pipes is
-// still delivered). An orphan that left the group and exited on its own
-// before any scan saw it cannot be told from another child of this process,
-// so it stays a zombie until this process exits.
+// still delivered). An orphan that made itself a group leader (setsid,
+// setpgid) and exited on its own before any scan saw it cannot be told from
+// a child this process started, so it stays a zombie until this process
+// exits; other exited orphans are reaped (see procScanner.strays).
 //
 // The package is Linux only: it reads /proc to measure memory and find
 // the tree.

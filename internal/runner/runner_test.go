@@ -168,6 +168,49 @@ func fakeTool(mode string, args []string) int {
 			fmt.Println("ready")
 			time.Sleep(time.Hour)
 		}
+	case "daemon-exits": // a double fork whose daemon exits on its own once its parent has; wait until it is a zombie
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cmd := exec.Command(os.Args[0], fakeToolArg, "fork-wait-eof")
+		cmd.Stdout, cmd.Stderr = w, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		w.Close()
+		var pid int
+		if _, err := fmt.Fscanf(r, "child %d\n", &pid); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("child %d\n", pid)
+		// Polling a condition in the fake tool: the daemon must have exited
+		// (a zombie re-parented to the runner) before the tool exits.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			var s procScanner
+			if p, ok := s.stat(pid); ok && p.zombie {
+				return 0
+			}
+		}
+		fmt.Fprintln(os.Stderr, "the daemon did not exit")
+		return 1
+	case "fork-wait-eof": // start a child in this (new) group that exits at EOF on its stdin, print its pid, exit
+		cmd := exec.Command(os.Args[0], fakeToolArg, "cat")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_ = in // closed when this process exits
+		fmt.Printf("child %d\n", cmd.Process.Pid)
 	case "fork-sleep": // start a sleeping child in a new session, print its pid, exit
 		cmd := exec.Command(os.Args[0], fakeToolArg, "sleep")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
