@@ -80,7 +80,8 @@ func openLocal(ctx context.Context, dir *report.Dir) (*engine.Engine, error) {
 
 // localWorker starts the worker of a local run: the same code as "sortie
 // worker", in this process, with the run directory as its work directory.
-func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *report.Dir, concurrency int) (*worker.Worker, error) {
+// rawLimit is task.Spec.RawLimit.
+func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *report.Dir, concurrency int, rawLimit int64) (*worker.Worker, error) {
 	if concurrency <= 0 {
 		concurrency = runtime.NumCPU()
 	}
@@ -91,7 +92,7 @@ func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *r
 	w, err := worker.New(worker.Config{
 		Engine: e, Registry: g.registry, Locate: in.Locate,
 		ID:          fmt.Sprintf("local-%d", os.Getpid()),
-		Concurrency: concurrency, Dirs: localDirs(dir),
+		Concurrency: concurrency, Dirs: localDirs(dir), RawLimit: rawLimit,
 		// Alone on its queue: the worker stops as soon as the run is done.
 		FastStop: true,
 		Version:  version(),

@@ -18,7 +18,7 @@ import (
 // its end. Local mode embeds the engine and a worker in this process, with
 // the engine's store in the run directory; with --server the run goes to
 // the fleet and this process only watches it.
-func startRun(ctx context.Context, g *globalOptions, out string, detach bool, concurrency int, meta *report.Meta, plan engine.TaskPlan) error {
+func startRun(ctx context.Context, g *globalOptions, out string, detach bool, concurrency int, rawLimit int64, meta *report.Meta, plan engine.TaskPlan) error {
 	meta.ID = report.NewRunID(time.Now())
 	p := engine.Plan{
 		Run:   engine.RunRecord{ID: meta.ID, Kind: meta.Kind, Tool: meta.Tool, Targets: len(plan.Targets), Options: meta.Options},
@@ -62,7 +62,7 @@ func startRun(ctx context.Context, g *globalOptions, out string, detach bool, co
 		}
 		return followRun(ctx, g, e, rec, true)
 	}
-	w, err := localWorker(ctx, g, e, rec.dir, concurrency)
+	w, err := localWorker(ctx, g, e, rec.dir, concurrency, rawLimit)
 	if err != nil {
 		return errors.Join(err, rec.finish("failed", "engine", 0))
 	}

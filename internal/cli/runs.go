@@ -603,7 +603,7 @@ func runRunsResume(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 	if err != nil {
 		return err
 	}
-	w, err := localWorker(ctx, g, e, d, opts.Concurrency)
+	w, err := localWorker(ctx, g, e, d, opts.Concurrency, 0)
 	if err != nil {
 		return errors.Join(err, rec.finish("failed", "engine", 0))
 	}

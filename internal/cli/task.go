@@ -54,6 +54,9 @@ type taskOptions struct {
 	// Concurrency is the number of chunks a local run runs at once.
 	// Defaults to the number of CPUs.
 	Concurrency int
+	// RawLimit caps the raw output copy of each attempt of a local run
+	// ("100MiB"; "0" keeps none). Defaults to 100MiB.
+	RawLimit string
 }
 
 func newTaskCommand(g *globalOptions) *cobra.Command {
@@ -105,6 +108,7 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 	f.IntVar(&opts.ChunkSize, "chunk-size", 0, "targets per chunk; chunks run in parallel (default: the tool's, or all in one)")
 	f.StringVar(&opts.Pool, "pool", "default", "run on the workers of this `POOL`")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "chunks a local run runs at once (default: number of CPUs)")
+	f.StringVar(&opts.RawLimit, "raw-limit", "100MiB", "cap the raw output kept in raw/ per attempt (0: keep none)")
 	unified, own := pflag.NewFlagSet("unified", pflag.ContinueOnError), pflag.NewFlagSet(d.Name, pflag.ContinueOnError)
 	for _, o := range d.OptionSet() {
 		fs := own
@@ -219,6 +223,10 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 	if err != nil {
 		return usagef("--memory-limit: %v", err)
 	}
+	rawLimit, err := parseRawLimit(opts.RawLimit)
+	if err != nil {
+		return usageError{withHint(fmt.Errorf("--raw-limit: %w", err), "give a size such as 100MiB or 1GiB, or 0 to keep no raw output")}
+	}
 	if err := d.CheckOptions(opts.Values); err != nil {
 		return usageError{err}
 	}
@@ -271,7 +279,7 @@ func runTask(ctx context.Context, g *globalOptions, d *tool.Definition, opts *ta
 		Timeout: opts.TaskTimeout, MemoryLimit: memLimit, StopGrace: opts.StopGrace,
 	}
 	meta := &report.Meta{Kind: "task", Tool: d.Name, Targets: targets, Options: redactOptions(d, opts.Values), ToolVersion: version}
-	return startRun(ctx, g, opts.Out, opts.Detach, opts.Concurrency, meta, plan)
+	return startRun(ctx, g, opts.Out, opts.Detach, opts.Concurrency, rawLimit, meta, plan)
 }
 
 // collectTargets reads targets from the arguments, a file, or stdin when
@@ -389,6 +397,18 @@ func redactOptions(d *tool.Definition, values map[string][]string) map[string][]
 }
 
 // parseBytes reads sizes like 512MiB, 2GiB, 1G, 100000.
+// parseRawLimit parses --raw-limit into task.Spec.RawLimit: "0" keeps no
+// raw copy (-1).
+func parseRawLimit(s string) (int64, error) {
+	if strings.TrimSpace(s) == "0" {
+		return -1, nil
+	}
+	if s == "" {
+		return 0, nil // the default
+	}
+	return parseBytes(s)
+}
+
 func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
@@ -405,7 +425,8 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || n <= 0 {
+	// !(n > 0) also refuses NaN; a size past int64 would wrap negative.
+	if err != nil || !(n > 0) || n*float64(mult) >= 1<<63 {
 		return 0, fmt.Errorf("%q is not a size (try 512MiB or 2GiB)", s)
 	}
 	return int64(n * float64(mult)), nil

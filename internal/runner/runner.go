@@ -8,20 +8,38 @@
 // The package knows nothing about tools or findings and never assumes a
 // terminal: everything it learns about the run is in [Result], and the
 // output only ever reaches the caller through [Spec.OnStdout] and
-// [Spec.OnStderr]. It keeps no global state, so any number of [Run] calls may
-// proceed concurrently.
+// [Spec.OnStderr]. Any number of [Run] calls may proceed concurrently. Its
+// one process-wide effect: the first Run makes the process a child
+// subreaper (see below).
 //
 // # Process tree
 //
-// The tool is the leader of a new process group and every signal goes to
-// the whole group. Once the tool process itself has exited, whatever is left
-// of its group (grandchildren that outlived it) is killed with SIGKILL before
-// the tool is reaped, so a finished Run leaves no process of the group
-// behind. A descendant that escaped the group (setsid, setpgid) is not
-// killed; if it still holds the output pipes, Run stops waiting for them
-// after [Spec.WaitDelay] (output already in the pipes is still delivered).
+// The tool is the leader of a new process group and every stop signal goes
+// to the whole group. Once the tool process itself has exited, the whole
+// tree of the Run is killed with SIGKILL before the tool is reaped, so a
+// finished Run leaves no process behind: the group, every descendant found
+// through parent ids (one that called setsid or setpgid included), and the
+// orphans of the tree. For those, the process is a child subreaper
+// (prctl PR_SET_CHILD_SUBREAPER): a descendant whose parent exits (a double
+// fork) is re-parented to it rather than to init, and carries the Run's
+// marker, an environment variable (SORTIE_RUNNER_TREE) with a value unique
+// to the Run, so that concurrent Runs each kill only their own. Killed
+// orphans, and those of the tree that had already exited (zombies of the
+// group, or processes the memory sampler saw), are reaped by pid (waitid on
+// that pid, never a wildcard, so an exec.Cmd's status is never taken); pids
+// are checked against their start time and signalled through a pidfd, so a
+// reused pid is never killed.
 //
-// The package is Linux only: it reads /proc to measure memory.
+// Limits: a process that clears its environment (or changes user) and
+// whose parent exits escapes; if it still holds the output pipes, Run stops
+// waiting for them after [Spec.WaitDelay] (output already in the pipes is
+// still delivered). An orphan that made itself a group leader (setsid,
+// setpgid) and exited on its own before any scan saw it cannot be told from
+// a child this process started, so it stays a zombie until this process
+// exits; other exited orphans are reaped (see procScanner.strays).
+//
+// The package is Linux only: it reads /proc to measure memory and find
+// the tree.
 package runner
 
 import (
@@ -54,9 +72,10 @@ type Spec struct {
 	// files there. Required; it must be an existing directory.
 	Dir string
 
-	// Env is the complete environment of the tool; the runner's own
-	// environment is not inherited. Defaults to a minimal environment:
-	// PATH (the runner's), HOME=Dir and LANG=C.
+	// Env is the environment of the tool, to which the runner adds only its
+	// marker variable (SORTIE_RUNNER_TREE, see the package comment); the
+	// runner's own environment is not inherited. Defaults to a minimal
+	// environment: PATH (the runner's), HOME=Dir and LANG=C.
 	Env []string
 
 	// Stdin is the tool's standard input. An *os.File is passed to the tool
@@ -338,6 +357,7 @@ type process struct {
 	spec  Spec
 	cmd   *exec.Cmd
 	pgid  int
+	tree  tree // the processes of this Run, escaped ones included
 	start time.Time
 
 	outR, errR  *pipeReader   // read ends of the output pipes
@@ -351,7 +371,7 @@ type process struct {
 
 	stopSampler chan struct{} // closed to stop the memory sampler
 	overLimit   chan struct{} // closed by the sampler when MemoryLimit is exceeded
-	sampled     chan int64    // receives the peak RSS when the sampler returns
+	sampled     chan sample   // receives the peak RSS and the processes seen when the sampler returns
 }
 
 // start creates the pipes and starts the process. On error nothing is left
@@ -362,7 +382,13 @@ func start(spec Spec) (p *process, err error) {
 		return nil, startError(spec.Path, cmd.Err)
 	}
 	cmd.Dir = spec.Dir
-	cmd.Env = spec.env()
+	// The marker lets Run tell its own escaped processes from another
+	// Run's among the orphans re-parented to this process. Without a
+	// subreaper (prctl refused) orphans go to init: a process that left the
+	// group and whose parent exited is then out of reach.
+	_ = becomeSubreaper()
+	marker := newMarker()
+	cmd.Env = append(spec.env(), marker)
 	// Pdeathsig: if sortie itself is SIGKILLed (an OOM kill, a worker's
 	// eviction past its grace), the tool must not run on unsupervised.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -427,6 +453,7 @@ func start(spec Spec) (p *process, err error) {
 	}
 	p.start = time.Now()
 	p.pgid = cmd.Process.Pid
+	p.tree = tree{pgid: p.pgid, marker: []byte(marker)}
 
 	var mu sync.Mutex // serialises the callbacks
 	p.out = newLineStream(spec.MaxLineBytes, spec.TailLines, spec.OnStdout, &mu)
@@ -459,9 +486,9 @@ func start(spec Spec) (p *process, err error) {
 
 	p.stopSampler = make(chan struct{})
 	p.overLimit = make(chan struct{})
-	p.sampled = make(chan int64, 1)
+	p.sampled = make(chan sample, 1)
 	go func() {
-		p.sampled <- sampleMemory(p.pgid, spec.MemorySampleInterval, spec.MemoryLimit, p.stopSampler, p.overLimit)
+		p.sampled <- sampleMemory(p.tree, spec.MemorySampleInterval, spec.MemoryLimit, p.stopSampler, p.overLimit)
 	}()
 	return p, nil
 }
@@ -531,27 +558,38 @@ func (p *process) finish(res *Result) {
 	}
 
 	// Shutdown order:
-	//  1. SIGKILL the group while the tool is an unreaped zombie, so the
-	//     pgid cannot have been reused by an unrelated group.
-	//  2. Reap the tool.
-	//  3. Stop the memory sampler.
+	//  1. Stop the memory sampler: the processes it saw are part of the
+	//     tree even if they have exited since (a zombie's environment
+	//     cannot be read).
+	//  2. SIGKILL the group while the tool is an unreaped zombie, so the
+	//     pgid cannot have been reused by an unrelated group; then SIGKILL
+	//     every other process of the tree (see killTree): descendants that
+	//     left the group (setsid) and orphans re-parented to this process
+	//     that carry the Run's marker (a double fork).
+	//  3. Reap the tool; then reap the killed processes that are now this
+	//     process's children, each by its pid, so no zombie is left and no
+	//     other exec.Cmd's status is taken.
 	//  4. Close our stdin end, then wait for the pipes to reach EOF (the
 	//     killed grandchildren close them) for at most WaitDelay; after that
 	//     the readers drain what is buffered and stop, so an escaped process
 	//     cannot hang us.
 	//  5. Wait for the splitters, so no callback runs after Run returns,
 	//     then close the read ends.
+	close(p.stopSampler)
+	sampled := <-p.sampled
+	res.PeakRSS = sampled.peak
+
 	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	var scan procScanner
+	victims := killTree(&scan, p.tree, sampled.seen)
 	_ = p.cmd.Wait() // the status is in ProcessState; *ExitError adds nothing
+	reapKilled(victims, time.Now().Add(p.spec.WaitDelay))
 	if ps := p.cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			res.Signal = signalName(ws.Signal())
 		}
 	}
-
-	close(p.stopSampler)
-	res.PeakRSS = <-p.sampled
 
 	if p.stdinW != nil {
 		p.stdinW.Close() // unblocks a copy blocked writing to the pipe

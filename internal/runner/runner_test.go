@@ -156,6 +156,69 @@ func fakeTool(mode string, args []string) int {
 			return 1
 		}
 		fmt.Printf("child %d\n", cmd.Process.Pid)
+	case "double-fork", "double-fork-wait": // a setsid child starts a sleeping grandchild and exits; [wait for a signal]
+		cmd := exec.Command(os.Args[0], fakeToolArg, "fork-sleep")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if mode == "double-fork-wait" {
+			fmt.Println("ready")
+			time.Sleep(time.Hour)
+		}
+	case "daemon-exits": // a double fork whose daemon exits on its own once its parent has; wait until it is a zombie
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cmd := exec.Command(os.Args[0], fakeToolArg, "fork-wait-eof")
+		cmd.Stdout, cmd.Stderr = w, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		w.Close()
+		var pid int
+		if _, err := fmt.Fscanf(r, "child %d\n", &pid); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("child %d\n", pid)
+		// Polling a condition in the fake tool: the daemon must have exited
+		// (a zombie re-parented to the runner) before the tool exits.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			var s procScanner
+			if p, ok := s.stat(pid); ok && p.zombie {
+				return 0
+			}
+		}
+		fmt.Fprintln(os.Stderr, "the daemon did not exit")
+		return 1
+	case "fork-wait-eof": // start a child in this (new) group that exits at EOF on its stdin, print its pid, exit
+		cmd := exec.Command(os.Args[0], fakeToolArg, "cat")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_ = in // closed when this process exits
+		fmt.Printf("child %d\n", cmd.Process.Pid)
+	case "fork-sleep": // start a sleeping child in a new session, print its pid, exit
+		cmd := exec.Command(os.Args[0], fakeToolArg, "sleep")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("child %d\n", cmd.Process.Pid)
 	case "cat":
 		if _, err := io.Copy(os.Stdout, os.Stdin); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -637,7 +700,7 @@ func TestDirAndEnv(t *testing.T) {
 		o.attach(&spec, nil)
 		mustRun(t, t.Context(), spec)
 		want := []string{"cwd=" + spec.Dir, "env=HOME=" + spec.Dir, "env=SORTIE_TEST=1"}
-		if !slices.Equal(o.stdout, want) {
+		if got := withoutMarker(t, o.stdout); !slices.Equal(got, want) {
 			t.Errorf("stdout = %q, want %q", o.stdout, want)
 		}
 	})
@@ -647,11 +710,31 @@ func TestDirAndEnv(t *testing.T) {
 		var o output
 		o.attach(&spec, nil)
 		mustRun(t, t.Context(), spec)
+		o.stdout = withoutMarker(t, o.stdout)
 		if len(o.stdout) != 4 || o.stdout[0] != "cwd="+spec.Dir || o.stdout[1] != "env=HOME="+spec.Dir ||
 			o.stdout[2] != "env=LANG=C" || !strings.HasPrefix(o.stdout[3], "env=PATH=") {
 			t.Errorf("stdout = %q, want cwd, HOME, LANG and PATH", o.stdout)
 		}
 	})
+}
+
+// withoutMarker returns the lines of the "env" mode without the Run's
+// marker variable, which must be there once.
+func withoutMarker(t *testing.T, lines []string) []string {
+	t.Helper()
+	var out []string
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "env="+markerName+"=") {
+			n++
+			continue
+		}
+		out = append(out, l)
+	}
+	if n != 1 {
+		t.Errorf("%d %s variables in %q, want 1", n, markerName, lines)
+	}
+	return out
 }
 
 func TestCancelledBeforeStart(t *testing.T) {

@@ -50,9 +50,21 @@ type Spec struct {
 	Scope  finding.Scope
 	// Timeout is the task's wall-clock limit. Defaults to none.
 	Timeout time.Duration
-	// MemoryLimit is a soft limit on the tool tree's RSS, in bytes.
-	// Defaults to none.
+	// MemoryLimit is a soft limit on the tool tree's RSS, in bytes. It
+	// also bounds OutputLimit. Defaults to none.
 	MemoryLimit int64
+	// OutputLimit bounds, in bytes, a whole document sortie holds in memory
+	// to parse it: the stdout of a tool that prints one document (the tool
+	// is stopped when it is reached) and a report file read after the tool
+	// exits. What fits is parsed, and a warning says where it was cut. The
+	// smaller of OutputLimit and MemoryLimit applies. Line-based output
+	// streams and is not concerned. Defaults to 256 MiB.
+	OutputLimit int64
+	// RawLimit caps the bytes written to RawDir by the task, all files
+	// together; the copy is cut (with a warning) but the findings are
+	// parsed from the whole output. A negative value keeps no raw copy.
+	// Defaults to 100 MiB.
+	RawLimit int64
 	// InterruptGrace and TerminateGrace are the stop graces (see runner).
 	InterruptGrace, TerminateGrace time.Duration
 	// Emit receives every finding, stamped, as soon as it is parsed. It is
@@ -108,7 +120,10 @@ func CheckTargets(raw []string) ([]target.Target, error) {
 // target); findings explaining it are emitted too.
 func Run(ctx context.Context, spec Spec) (Result, error) {
 	start := time.Now()
-	r := &run{spec: spec, res: Result{State: StateDone}}
+	if spec.RawLimit < 0 {
+		spec.RawDir = ""
+	}
+	r := &run{spec: spec, res: Result{State: StateDone}, raw: newRawBudget(spec.RawLimit)}
 	err := r.do(ctx)
 	r.res.Duration = time.Since(start)
 	return r.res, err
@@ -117,6 +132,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 type run struct {
 	spec Spec
 	res  Result
+	raw  *rawBudget // the raw copy's cap, over all the tool's runs
 }
 
 func (r *run) emit(f finding.Finding) {
@@ -196,6 +212,9 @@ func (r *run) do(ctx context.Context) error {
 	if msg := r.res.Parse.Summary(d.Name); msg != "" {
 		r.emit(&finding.Warning{Message: msg})
 	}
+	if msg := r.raw.warning(r.spec.RawLimit); msg != "" {
+		r.emit(&finding.Warning{Message: msg})
+	}
 	return nil
 }
 
@@ -226,10 +245,16 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 		return err
 	}
 	defer closeRaw()
+	stdout, stderr = r.raw.lines(stdout), r.raw.lines(stderr)
+	// A document on stdout is held in memory up to the output limit; past
+	// it the tool is stopped through this context.
+	doc := &docBuffer{limit: r.spec.outputLimit()}
+	defer doc.release()
+	ctx, stopTool := context.WithCancelCause(ctx)
+	defer stopTool(nil)
 
 	lp := &tool.LineParser{Def: d, PC: pc, Emit: r.emit}
 	streamLines := d.Parse.Line != nil && cmd.OutputFile == ""
-	var doc bytes.Buffer // stdout of a tool that prints one document
 	spec := runner.Spec{
 		Path: r.spec.Binary, Args: cmd.Argv[1:], Dir: dir,
 		Env:     toolEnv(dir, len(d.Install.Apt) > 0),
@@ -242,8 +267,9 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 			case streamLines:
 				lp.Feed(line)
 			case cmd.OutputFile == "" && d.Parse.Document != nil:
-				doc.Write(line)
-				doc.WriteByte('\n')
+				if !doc.add(line) {
+					stopTool(errOutputLimit)
+				}
 			}
 		},
 		OnStderr: func(line []byte) {
@@ -277,11 +303,23 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 	switch {
 	case cmd.OutputFile != "":
 		r.parseOutputFile(pc, cmd.OutputFile, batch)
-	case doc.Len() > 0:
-		st, err := tool.ParseDocument(d, pc, doc.Bytes(), r.emit)
+	case len(doc.buf) > 0 || doc.cut:
+		st, err := tool.ParseDocument(d, pc, doc.buf, r.emit)
 		r.addDocument(st, err)
 	}
+	if doc.cut {
+		r.outputCut(int64(len(doc.buf)), -1, true)
+	}
 
+	switch {
+	case doc.cut && rr.Reason == runner.ReasonCancelled && errors.Is(rr.Cause, errOutputLimit):
+		// Stopped by us, not cancelled: partial, said by outputCut.
+		if r.res.State != StateFailed {
+			r.res.State = StatePartial
+		}
+		r.res.Reason = "output-limit"
+		return nil
+	}
 	switch rr.Reason {
 	case runner.ReasonTimeout, runner.ReasonMemory:
 		r.stopped(rr.Reason)
@@ -338,10 +376,20 @@ func (r *run) parseOutputFile(pc *tool.ParseContext, path string, batch int) {
 		return
 	}
 	defer f.Close()
-	st, err := tool.ParseOutput(d, pc, f, r.emit)
 	if d.Parse.Line == nil {
+		// A whole document is read into memory: bounded.
+		data, size, err := readDocument(f, r.spec.outputLimit())
+		if err != nil {
+			r.emit(&finding.Error{Message: fmt.Sprintf("read %s output: %v", d.Name, err)})
+			return
+		}
+		st, err := tool.ParseDocument(d, pc, data, r.emit)
 		r.addDocument(st, err)
+		if size >= 0 {
+			r.outputCut(int64(len(data)), size, false)
+		}
 	} else {
+		st, _ := tool.ParseOutput(d, pc, f, r.emit) // streams line by line
 		r.addStats(st)
 	}
 	if r.spec.RawDir != "" {
@@ -349,7 +397,7 @@ func (r *run) parseOutputFile(pc *tool.ParseContext, path string, batch int) {
 		if batch > 0 { // one report per target: keep them all
 			name = fmt.Sprintf("%03d-%s", batch, name)
 		}
-		copyFile(path, filepath.Join(r.spec.RawDir, name))
+		r.raw.copyFile(path, filepath.Join(r.spec.RawDir, name))
 	}
 }
 
@@ -421,18 +469,4 @@ func toolEnv(dir string, system bool) []string {
 		}
 	}
 	return env
-}
-
-func copyFile(src, dst string) {
-	in, err := safefile.OpenRead(src)
-	if err != nil {
-		return
-	}
-	defer in.Close()
-	out, err := safefile.Create(dst, 0o600)
-	if err != nil {
-		return
-	}
-	defer out.Close()
-	_, _ = io.Copy(out, in)
 }

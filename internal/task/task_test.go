@@ -36,6 +36,9 @@ func httpxLine(u string) string {
 }
 
 func fakeTool(mode string, targets []string) {
+	if fakeBoundsTool(mode) {
+		os.Exit(0)
+	}
 	switch mode {
 	case "lines":
 		for _, t := range targets {

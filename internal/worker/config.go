@@ -71,6 +71,9 @@ type Config struct {
 	// keep them in the run directory. Defaults to a directory under WorkDir,
 	// removed when the attempt ends, and no raw output.
 	Dirs func(c *engine.Chunk, attempt int) (work, raw string)
+	// RawLimit caps the raw output an attempt keeps (see task.Spec.RawLimit;
+	// negative keeps none). Defaults to 100 MiB.
+	RawLimit int64
 	// FetchWait is how long one fetch waits for a message. Defaults to 1s.
 	FetchWait time.Duration
 	// FastStop cancels the fetch in flight on a stop instead of waiting up

@@ -544,7 +544,7 @@ func (w *Worker) runTool(ctx context.Context, a *engine.Attempt, log *slog.Logge
 	grace := w.cfg.stopGrace(c.StopGrace)
 	res, err := task.Run(ctx, task.Spec{
 		Tool: def, Binary: bin, Targets: c.Targets, Options: c.Options,
-		Dir: dir, RawDir: rawDir, Scope: scope(c),
+		Dir: dir, RawDir: rawDir, RawLimit: w.cfg.RawLimit, Scope: scope(c),
 		Timeout: c.Timeout, MemoryLimit: c.MemoryLimit,
 		InterruptGrace: grace, TerminateGrace: grace,
 		OnCommand: func(display string) {

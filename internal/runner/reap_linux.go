@@ -1,0 +1,180 @@
+package runner
+
+import (
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Linux constants the syscall package lacks.
+const (
+	prSetChildSubreaper = 36  // PR_SET_CHILD_SUBREAPER
+	sysPidfdSendSignal  = 424 // pidfd_send_signal(2), the same number on every architecture
+	sysPidfdOpen        = 434 // pidfd_open(2)
+	pPID                = 1   // P_PID for waitid(2)
+)
+
+// markerName is the environment variable that marks a Run's processes; its
+// value is unique to the Run in this process.
+const markerName = "SORTIE_RUNNER_TREE"
+
+var (
+	subreaperOnce sync.Once
+	subreaperErr  error
+	markerSeq     atomic.Uint64
+)
+
+// becomeSubreaper makes this process a child subreaper, once: an orphan
+// among its descendants (a tool's child whose parent exited, as in a double
+// fork) is re-parented to it instead of to init, so Run can still find,
+// kill and reap it. It is the package's only process-wide effect.
+func becomeSubreaper() error {
+	subreaperOnce.Do(func() {
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+			subreaperErr = errno
+		}
+	})
+	return subreaperErr
+}
+
+// newMarker returns the "NAME=VALUE" marker of a new Run.
+func newMarker() string {
+	return markerName + "=" + strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(markerSeq.Add(1), 10)
+}
+
+// proc names a process by its pid and its start time, which together name
+// it even after the pid is reused.
+type proc struct {
+	pid   int
+	start uint64
+}
+
+// maxKillRounds bounds the scans of killTree: each round kills what the
+// previous one found, so a fork racing the kill is caught by the next.
+const maxKillRounds = 8
+
+// killTree sends SIGKILL to every live member of t (see procScanner.scan;
+// seen are the processes the memory sampler saw), the tool (an unreaped
+// zombie, so its pid stays reserved) excepted, scanning again until a scan
+// finds no new one. It returns the members it killed and those already
+// zombies, for reapKilled.
+func killTree(s *procScanner, t tree, seen map[proc]bool) []proc {
+	var out []proc
+	done := map[proc]bool{}
+	for round := range maxKillRounds {
+		found := false
+		members := s.scan(t, seen)
+		if round == 0 {
+			out = append(out, s.strays(members)...)
+		}
+		for pid := range members {
+			p := s.procs[pid]
+			k := proc{pid, p.start}
+			if pid == t.pgid || done[k] {
+				continue
+			}
+			done[k] = true
+			if p.zombie {
+				out = append(out, k) // exited, perhaps unreaped
+				continue
+			}
+			if signalProcess(pid, p.start, syscall.SIGKILL) {
+				found = true
+				out = append(out, k)
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return out
+}
+
+// strays returns the zombie children of this process, from the last scan,
+// that no Run can claim any more but that are certainly orphans of some
+// tool's tree: they are in a process group that is neither their own nor
+// this process's. Every process this process starts itself (a tool, an
+// installer) leads its own group or stays in this process's group, so
+// reaping these takes no exec.Cmd's status. This catches the daemon of a
+// classic double fork (fork, setsid, fork) that exited before a scan could
+// tie it to its Run.
+func (s *procScanner) strays(members map[int]bool) []proc {
+	self, own := os.Getpid(), syscall.Getpgrp()
+	var out []proc
+	for pid, p := range s.procs {
+		if p.zombie && p.ppid == self && p.pgrp != pid && p.pgrp != own && !members[pid] {
+			out = append(out, proc{pid, p.start})
+		}
+	}
+	return out
+}
+
+// signalProcess sends sig to pid if it is still the process that started at
+// start. With a pidfd (Linux 5.3) the check and the signal cannot be fooled
+// by the pid's reuse; without one a reuse in the instant between them could.
+func signalProcess(pid int, start uint64, sig syscall.Signal) bool {
+	fd, _, errno := syscall.RawSyscall(sysPidfdOpen, uintptr(pid), 0, 0)
+	if errno == 0 {
+		defer syscall.Close(int(fd))
+	}
+	var s procScanner
+	if p, ok := s.stat(pid); !ok || p.start != start {
+		return false
+	}
+	if errno != 0 {
+		return syscall.Kill(pid, sig) == nil
+	}
+	_, _, errno = syscall.RawSyscall6(sysPidfdSendSignal, fd, uintptr(sig), 0, 0, 0, 0)
+	return errno == 0
+}
+
+// reapKilled reaps the processes killTree returned once they are children of
+// this process (re-parented to it as a subreaper): each is waited for by
+// its pid, never with a wildcard, so the exit status of an exec.Cmd of this
+// process is never taken. It returns when none is left that this process
+// must reap, or at deadline; a process whose parent is not this process is
+// its parent's to reap.
+func reapKilled(list []proc, deadline time.Time) {
+	self := os.Getpid()
+	var s procScanner
+	for len(list) > 0 && time.Now().Before(deadline) {
+		progress := false
+		kept := list[:0]
+		for _, k := range list {
+			p, ok := s.stat(k.pid)
+			switch {
+			case !ok || p.start != k.start:
+				progress = true // gone
+			case p.ppid == self:
+				// Ours and killed: it exits promptly, and only we can
+				// reap it, so the pid cannot be reused under us.
+				waitPid(k.pid)
+				progress = true
+			default:
+				kept = append(kept, k) // its parent is dying or is another process
+			}
+		}
+		list = kept
+		if !progress {
+			// Killed parents that were ours have been reaped, so their
+			// children are ours by now: what is left has another parent.
+			return
+		}
+	}
+}
+
+// waitPid reaps the child pid, waiting for it to exit.
+func waitPid(pid int) {
+	var info [128]byte // siginfo_t, unused
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info)), syscall.WEXITED, 0, 0)
+		if errno != syscall.EINTR {
+			return
+		}
+	}
+}
