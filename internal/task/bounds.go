@@ -3,12 +3,12 @@ package task
 import (
 	"errors"
 	"fmt"
-	"github.com/sortie-sec/sortie/internal/safefile"
 	"io"
 	"os"
 	"syscall"
 
 	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/safefile"
 )
 
 const (
