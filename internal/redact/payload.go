@@ -21,15 +21,25 @@ func Payload(data []byte, sensitive func(option string) bool, max int) string {
 	dec.UseNumber()
 	var out string
 	if err := dec.Decode(&msg); err == nil && !dec.More() {
-		out = jsonPayload(msg, sensitive)
+		out = jsonPayload(msg, sensitive, max)
 	} else {
-		out = Credentials(string(data), sensitive)
+		// Only the start is kept: only the start is searched, so that
+		// a message of megabytes costs no more than a short one.
+		out = Credentials(truncate(string(data), scanWindow(max)), sensitive)
 	}
 	return truncate(out, max)
 }
 
+// scanWindow is how much of a message Payload searches to keep max bytes.
+func scanWindow(max int) int {
+	if max <= 0 {
+		return 1 << 30
+	}
+	return 16 * max
+}
+
 // jsonPayload masks the sensitive options of a decoded message.
-func jsonPayload(msg map[string]any, sensitive func(string) bool) string {
+func jsonPayload(msg map[string]any, sensitive func(string) bool, max int) string {
 	var secrets []string
 	if opts, ok := msg["options"].(map[string]any); ok {
 		for name, v := range opts {
@@ -47,7 +57,7 @@ func jsonPayload(msg map[string]any, sensitive func(string) bool) string {
 	}
 	// What the message holds besides its options (a target with a token in
 	// its URL) is masked like an undecodable message.
-	return Credentials(string(b), sensitive)
+	return Credentials(truncate(string(b), scanWindow(max)), sensitive)
 }
 
 // stringsOf lists the strings in a JSON value.
@@ -108,6 +118,22 @@ var (
 	// userinfo is the user:password of a URL.
 	userinfo = regexp.MustCompile(`(://)[^/?#@\s"'\\]+@`)
 )
+
+// credentialWords are parts of option names that hold credentials.
+var credentialWords = []string{"header", "cookie", "proxy", "token", "secret", "pass", "auth", "key", "credential", "session"}
+
+// SensitiveName reports option names that look like they hold credentials
+// (header, cookie, proxy, api_key, password, ...): what a message from an
+// unknown tool is masked by.
+func SensitiveName(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range credentialWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // Credentials masks what looks like a secret in text whose structure is
 // unknown: the values of JSON keys sensitive reports, "Name: value"
