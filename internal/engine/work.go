@@ -126,13 +126,18 @@ func (d *Delivery) ReleaseAfter(delay time.Duration) error { return d.msg.NakWit
 // Term removes the message for good, with a reason for the server's advisory.
 func (d *Delivery) Term(reason string) error { return d.msg.TermWithReason(reason) }
 
-// Payload is the start of the raw message, for dead letters.
-func (d *Delivery) Payload() string {
-	b := d.msg.Data()
-	if len(b) > 1024 {
-		b = b[:1024]
+// MaxPayload is the most of a message a dead letter keeps.
+const MaxPayload = 1024
+
+// Payload is the start of the raw message, for dead letters, as scrub
+// returns it. The message carries the chunk's options, secrets included:
+// scrub gets the whole message and MaxPayload, and must mask them.
+func (d *Delivery) Payload(scrub func(data []byte, max int) string) string {
+	s := scrub(d.msg.Data(), MaxPayload)
+	if len(s) > MaxPayload {
+		s = s[:MaxPayload]
 	}
-	return string(b)
+	return s
 }
 
 // DeadLetter stores a dead letter.

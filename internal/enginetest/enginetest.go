@@ -27,6 +27,7 @@ description: test tool that prints one url per target
 binary: faketool
 inputs: [host, ip, url, host:port, string]
 input: {mode: file, flag: -l}
+options: {header: -H}
 extra_options:
   - {name: lines, kind: int, flag: -n, help: "lines per target"}
   - {name: sleep, kind: string, flag: -sleep, help: "pause after each target"}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/redact"
 	"github.com/sortie-sec/sortie/internal/safefile"
 )
 
@@ -145,9 +146,10 @@ func (r *rawWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// copyFile copies src to dst within the budget; a copy that does not fit is
-// cut at the budget. Errors are ignored: the raw copy is best effort.
-func (b *rawBudget) copyFile(src, dst string) {
+// copyFile copies src to dst, secrets masked, within the budget; a copy
+// that does not fit is cut at the budget. Errors are ignored: the raw copy
+// is best effort.
+func (b *rawBudget) copyFile(src, dst string, red *redact.Redactor) {
 	if b.left <= 0 {
 		b.cut = true
 		return
@@ -162,15 +164,25 @@ func (b *rawBudget) copyFile(src, dst string) {
 		return
 	}
 	defer out.Close()
-	n, _ := io.CopyN(out, in, b.left)
-	b.left -= n
-	if b.left == 0 {
-		// Cut if anything is left in the source.
-		var one [1]byte
-		if k, _ := in.Read(one[:]); k > 0 {
-			b.cut = true
-		}
+	_, _ = red.Copy(&cappedWriter{b: b, w: out}, in)
+}
+
+// cappedWriter writes what the budget still holds and drops the rest.
+type cappedWriter struct {
+	b *rawBudget
+	w io.Writer
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	n := int64(len(p))
+	if n > c.b.left {
+		n, c.b.cut = c.b.left, true
 	}
+	if n > 0 {
+		_, _ = c.w.Write(p[:n])
+		c.b.left -= n
+	}
+	return len(p), nil
 }
 
 // warning is the message of a cut raw copy, or "".

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sortie-sec/sortie/internal/finding"
+	"github.com/sortie-sec/sortie/internal/redact"
 	"github.com/sortie-sec/sortie/internal/runner"
 	"github.com/sortie-sec/sortie/internal/safefile"
 	"github.com/sortie-sec/sortie/internal/target"
@@ -67,8 +68,9 @@ type Spec struct {
 	RawLimit int64
 	// InterruptGrace and TerminateGrace are the stop graces (see runner).
 	InterruptGrace, TerminateGrace time.Duration
-	// Emit receives every finding, stamped, as soon as it is parsed. It is
-	// never called concurrently.
+	// Emit receives every finding, stamped, as soon as it is parsed, with
+	// the values of sensitive options masked in every field. It is never
+	// called concurrently.
 	Emit finding.Emit
 	// OnCommand is told each command before it starts, redacted.
 	OnCommand func(display string)
@@ -124,18 +126,31 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		spec.RawDir = ""
 	}
 	r := &run{spec: spec, res: Result{State: StateDone}, raw: newRawBudget(spec.RawLimit)}
+	if spec.Tool != nil {
+		r.red = spec.Tool.Secrets(spec.Options)
+	}
 	err := r.do(ctx)
+	// The tool's own files (history, config, resume files under its
+	// HOME) must not keep the secrets it was given.
+	if serr := scrubDir(spec.Dir, r.red); serr != nil {
+		r.emit(&finding.Warning{Message: "the task directory may keep secrets: " + serr.Error()})
+	}
 	r.res.Duration = time.Since(start)
-	return r.res, err
+	return r.res, redactError(err, r.red)
 }
 
 type run struct {
 	spec Spec
 	res  Result
 	raw  *rawBudget // the raw copy's cap, over all the tool's runs
+	// red masks the values of sensitive options, and what each command
+	// rendered from them, in everything the task emits or writes.
+	red *redact.Redactor
 }
 
 func (r *run) emit(f finding.Finding) {
+	// Masked before Stamp: the id is computed from what is kept.
+	f = redactFinding(f, r.red)
 	finding.Stamp(f, r.spec.Scope, time.Now())
 	r.spec.Emit(f)
 }
@@ -228,6 +243,7 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 		r.res.State, r.res.Reason = StateFailed, "bad-options"
 		return err
 	}
+	r.red = redact.Merge(r.red, cmd.Redactor())
 	r.res.Commands = append(r.res.Commands, cmd.Display)
 	if r.spec.OnCommand != nil {
 		r.spec.OnCommand(cmd.Display)
@@ -261,7 +277,7 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 		Timeout: timeout, MemoryLimit: r.spec.MemoryLimit,
 		InterruptGrace: r.spec.InterruptGrace, TerminateGrace: r.spec.TerminateGrace,
 		OnStdout: func(line []byte) {
-			stdout.Write(line)
+			stdout.Write(r.red.Bytes(line))
 			stdout.Write([]byte{'\n'})
 			switch {
 			case streamLines:
@@ -273,7 +289,7 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 			}
 		},
 		OnStderr: func(line []byte) {
-			stderr.Write(line)
+			stderr.Write(r.red.Bytes(line))
 			stderr.Write([]byte{'\n'})
 		},
 	}
@@ -337,10 +353,8 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 			if len(tail) == 0 {
 				tail = rr.StdoutTail
 			}
-			// Tools echo their arguments in error messages: hide secrets.
-			for i, l := range tail {
-				tail[i] = cmd.Redact(l)
-			}
+			// Tools echo their arguments in error messages: emit masks
+			// secrets in every field, the tail included.
 			msg := fmt.Sprintf("%s exited with code %d", d.Name, rr.ExitCode)
 			if rr.Signal != "" {
 				msg = fmt.Sprintf("%s was killed by %s", d.Name, rr.Signal)
@@ -397,7 +411,7 @@ func (r *run) parseOutputFile(pc *tool.ParseContext, path string, batch int) {
 		if batch > 0 { // one report per target: keep them all
 			name = fmt.Sprintf("%03d-%s", batch, name)
 		}
-		r.raw.copyFile(path, filepath.Join(r.spec.RawDir, name))
+		r.raw.copyFile(path, filepath.Join(r.spec.RawDir, name), r.red)
 	}
 }
 

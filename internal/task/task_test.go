@@ -60,6 +60,8 @@ func fakeTool(mode string, targets []string) {
 	case "echo-args":
 		fmt.Fprintln(os.Stderr, "bad arguments:", strings.Join(os.Args[1:], " "))
 		os.Exit(1)
+	case "echo-secrets":
+		echoSecrets()
 	case "pwd":
 		wd, _ := os.Getwd()
 		fmt.Println(httpxLine("http://127.0.0.1/" + filepath.Base(wd) + "?home=" + filepath.Base(os.Getenv("HOME"))))

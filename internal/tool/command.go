@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/sortie-sec/sortie/internal/redact"
 )
 
 // Invocation is one run of a tool: its targets (already validated and
@@ -30,13 +32,30 @@ type Command struct {
 	// Display is Argv as a shell-quoted string with sensitive values
 	// replaced by "[REDACTED]", for logs, reports and the user.
 	Display string
-	// secrets are the values Redact hides, longest first.
-	secrets []string
+	// redactor hides the values of sensitive options and the arguments
+	// rendered from them.
+	redactor *redact.Redactor
 }
 
 // Redact replaces the command's sensitive values in s (a line of the tool's
-// output that echoes its arguments, say) with "[REDACTED]".
-func (c *Command) Redact(s string) string { return redact(s, c.secrets) }
+// output that echoes its arguments, say) with "[REDACTED]", in every form
+// package redact knows.
+func (c *Command) Redact(s string) string { return c.redactor.String(s) }
+
+// Redactor hides the command's sensitive values (nil hides nothing).
+func (c *Command) Redactor() *redact.Redactor { return c.redactor }
+
+// Secrets returns a redactor for the values of the sensitive options among
+// values: what a task redacts before a command is built.
+func (d *Definition) Secrets(values map[string][]string) *redact.Redactor {
+	var secrets []string
+	for name, vs := range values {
+		if d.IsSensitive(name) {
+			secrets = append(secrets, vs...)
+		}
+	}
+	return redact.New(secrets...)
+}
 
 // IsSensitive reports whether the option's values must never be shown.
 func (d *Definition) IsSensitive(option string) bool {
@@ -58,7 +77,7 @@ func (d *Definition) CheckOptions(values map[string][]string) error {
 			continue
 		}
 		for _, v := range vs {
-			if err := o.CheckValue(v); err != nil {
+			if err := d.checkValue(o, v); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -104,7 +123,7 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 			continue
 		}
 		if len(inv.Options[o.Name]) == 0 { // a default: checked here, user values above
-			if err := o.CheckValue(values[0]); err != nil {
+			if err := d.checkValue(o, values[0]); err != nil {
 				return nil, err
 			}
 		}
@@ -146,30 +165,55 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 	default:
 		return nil, fmt.Errorf("%s: unknown input mode %q", d.Name, d.Input.Mode)
 	}
-	// Longest first, so that a secret that is a prefix of another cannot
-	// leave the rest of the longer one visible.
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	cmd.secrets = secrets
-	cmd.Display = display(cmd.Argv, secrets)
+	cmd.redactor = redact.New(secrets...)
+	cmd.Display = display(cmd.Argv, cmd.redactor)
 	return cmd, nil
 }
 
-// display shell-quotes argv and redacts secret values wherever they appear.
-func display(argv []string, secrets []string) string {
+// display shell-quotes argv and redacts secret values: an argument that is
+// a secret is hidden whole whatever its length, others wherever a secret
+// appears in them.
+func display(argv []string, r *redact.Redactor) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
-		parts[i] = shellQuote(redact(a, secrets))
+		if r.Exact(a) {
+			a = redact.Mask
+		}
+		parts[i] = shellQuote(r.String(a))
 	}
 	return strings.Join(parts, " ")
 }
 
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
+// checkValue validates v for o. The error for a sensitive option never
+// shows the value: it says what the option takes instead.
+func (d *Definition) checkValue(o Option, v string) error {
+	err := o.CheckValue(v)
+	if err == nil || !d.IsSensitive(o.Name) {
+		return err
 	}
-	return s
+	return &SensitiveValueError{Option: o.Name, Kind: o.Kind}
+}
+
+// SensitiveValueError is an invalid value of a sensitive option; its
+// message never holds the value.
+type SensitiveValueError struct {
+	Option string
+	Kind   Kind
+}
+
+func (e *SensitiveValueError) Error() string {
+	want := "text without control characters that does not start with \"-\""
+	switch e.Kind {
+	case KindInt:
+		want = "a whole number, 0 or more"
+	case KindFloat:
+		want = "a number, 0 or more"
+	case KindBool:
+		want = "true or false"
+	case KindDuration:
+		want = "a duration such as 5s or 500ms"
+	}
+	return fmt.Sprintf("option %s: invalid value (not shown: the option is sensitive); it takes %s", e.Option, want)
 }
 
 func shellQuote(s string) string {

@@ -16,7 +16,9 @@ import (
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/finding"
 	"github.com/sortie-sec/sortie/internal/install"
+	"github.com/sortie-sec/sortie/internal/redact"
 	"github.com/sortie-sec/sortie/internal/task"
+	"github.com/sortie-sec/sortie/internal/tool"
 )
 
 // Causes of a chunk's cancellation, so its outcome can tell them apart.
@@ -322,8 +324,11 @@ func (w *Worker) check(d *engine.Delivery) error {
 // deadLetter records a chunk that must not run, ends it as abandoned when it
 // names one (so its fan-in proceeds) and removes the message for good.
 func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason string, attempts int) {
-	dl := engine.DeadLetter{Pool: d.Pool, Reason: reason, Attempts: attempts, Worker: w.cfg.ID}
 	c := d.Chunk
+	// The reason may quote what the message carried: mask its secrets, as
+	// in the payload kept, the log line and the error finding.
+	reason = w.secrets(c).String(reason)
+	dl := engine.DeadLetter{Pool: d.Pool, Reason: reason, Attempts: attempts, Worker: w.cfg.ID}
 	// A message that names a chunk (even one that fails validation) ends
 	// that chunk; one that names nothing is only dead-lettered.
 	named := c != nil && engine.ValidChunkKey(c)
@@ -331,7 +336,8 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 		dl.Run, dl.Task, dl.Chunk, dl.Tool = c.Run, c.Task, c.ID, c.Tool
 	}
 	if d.DecodeErr != nil {
-		dl.Payload = d.Payload()
+		sensitive := w.sensitiveOption(c)
+		dl.Payload = d.Payload(func(b []byte, max int) string { return redact.Payload(b, sensitive, max) })
 	}
 	w.log.Warn("chunk dead-lettered", "run_id", dl.Run, "task_id", dl.Task, "chunk_id", dl.Chunk, "reason", reason)
 	if err := w.cfg.Engine.DeadLetter(ctx, dl); err != nil {
@@ -455,6 +461,7 @@ func (w *Worker) runAttempt(d *engine.Delivery, a *engine.Attempt, log *slog.Log
 		return
 	}
 	out := w.outcome(c, res, runErr, cause, seen)
+	out.Reason = w.secrets(c).String(out.Reason) // shown in events and "runs show"
 	out.Findings = pub.Count()
 	if err := a.Finish(wctx, out); err != nil {
 		if errors.Is(err, engine.ErrLeaseLost) {
@@ -631,4 +638,50 @@ func chunkState(s task.State) engine.ChunkState {
 		return engine.ChunkCancelled
 	}
 	return engine.ChunkFailed
+}
+
+// sensitiveOption reports the options of c whose values must never be
+// shown: those its tool marks sensitive or, for a tool this worker does not
+// know (a message that could not be read), those any tool marks sensitive,
+// and any whose name looks like a credential.
+func (w *Worker) sensitiveOption(c *engine.Chunk) func(string) bool {
+	var defs []*tool.Definition
+	if def, ok := w.cfg.Registry.Lookup(chunkTool(c)); ok {
+		defs = []*tool.Definition{def}
+	} else {
+		defs = w.cfg.Registry.All()
+	}
+	return func(name string) bool {
+		if redact.SensitiveName(name) {
+			return true
+		}
+		for _, d := range defs {
+			if d.IsSensitive(name) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// secrets masks the values of c's sensitive options.
+func (w *Worker) secrets(c *engine.Chunk) *redact.Redactor {
+	if c == nil || len(c.Options) == 0 {
+		return nil
+	}
+	sensitive := w.sensitiveOption(c)
+	var values []string
+	for name, vs := range c.Options {
+		if sensitive(name) {
+			values = append(values, vs...)
+		}
+	}
+	return redact.New(values...)
+}
+
+func chunkTool(c *engine.Chunk) string {
+	if c == nil {
+		return ""
+	}
+	return c.Tool
 }
