@@ -123,12 +123,7 @@ func (p *Policy) checkValue(o Option, v string) error {
 	case o.NotFile:
 		return nil
 	}
-	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",={}\"'", r) }) {
-		if err := p.checkNotAFile(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.checkNotAFile(v)
 }
 
 // checkPath accepts an absolute path that resolves, symlinks followed,
@@ -322,7 +317,7 @@ var nseArgKeyRE = regexp.MustCompile(`([A-Za-z0-9_.\-]+)["'\s\]]*=`)
 // http-vhosts.filelist, http-put.file, smb-psexec.config,
 // ssh-publickey-acceptance.privatekeys, ssh-hostkey.known-hosts, any
 // *file, *dir, *path, *db, output, log.
-var nseFileArgRE = regexp.MustCompile(`^(.*file.*|.*path.*|.*db|db.*|dest.*|.*output.*|out|outdir|dir|dirs|.*dir|directory|.*folder.*|.*keys?|.*list|conf|config|.*cfg|known|log|logs|save|store|template.*|datadir)$`)
+var nseFileArgRE = regexp.MustCompile(`^(.*file.*|.*path.*|.*db|db.*|.*dest.*|.*output.*|out|outdir|dir|dirs|.*dir|directory|.*folder.*|.*keys?|.*list|conf|config|.*cfg|known|log|logs|save|store|template.*|datadir)$`)
 
 // checkNSEArgs refuses script arguments whose name says they name a file
 // or directory: nmap's scripts would read it (and send its lines to the
@@ -337,5 +332,11 @@ func (p *Policy) checkNSEArgs(v string) error {
 			}
 		}
 	}
-	return p.checkNotAFile(v)
+	// Values too: "x=/etc/passwd" names a file whatever the key.
+	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",={}\"'", r) }) {
+		if err := p.checkNotAFile(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
