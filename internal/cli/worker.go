@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -121,7 +122,8 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	}
 	// Chunks come from whoever can submit: the files they may name are the
 	// operator's choice, checked before anything runs.
-	policy, err := tool.NewPolicy(opts.AllowDirs)
+	// An empty entry (SORTIE_ALLOW_DIR="") allows nothing.
+	policy, err := tool.NewPolicy(slices.DeleteFunc(slices.Clone(opts.AllowDirs), func(d string) bool { return d == "" }))
 	if err != nil {
 		return usageError{withHint(fmt.Errorf("--allow-dir: %w", err), "give existing directories as absolute paths, e.g. --allow-dir /srv/wordlists")}
 	}

@@ -55,8 +55,11 @@ func NewPolicy(dirs []string) (*Policy, error) {
 			continue
 		}
 		r, err := filepath.EvalSymlinks(d)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("allowed directory: %w", err))
+		if errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("allowed directory %q does not exist", d))
+			continue
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("allowed directory %q: %w", d, err))
 			continue
 		}
 		if fi, err := os.Stat(r); err != nil || !fi.IsDir() {

@@ -153,7 +153,7 @@ func TestNewPolicyRefusesBadDirs(t *testing.T) {
 		"relative": "not an absolute path",
 		"/":        "the root allows every file",
 		file:       "not a directory",
-		"/no/such": "no such file",
+		"/no/such": "does not exist",
 	} {
 		if _, err := NewPolicy([]string{dir}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("NewPolicy(%q) = %v, want %q", dir, err, want)
