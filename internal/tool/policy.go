@@ -133,10 +133,30 @@ func (p *Policy) checkValue(o Option, v string) error {
 // inside an allowed directory. A path that does not exist yet (a cache
 // directory a tool creates) is resolved through its longest existing
 // parent.
+//
+// Tools split some values: dirsearch and nuclei read comma-separated
+// lists, ffuf reads "PATH:KEYWORD". Each part, and the part of each before
+// a ":", must be inside too, so "/allowed/a.txt,/etc/passwd" is refused.
 func (p *Policy) checkPath(v string) error {
 	if len(p.allowDirs) == 0 {
 		return errors.New("names a local file, and this worker allows none (its operator allows directories with --allow-dir)")
 	}
+	parts := []string{v}
+	for _, s := range strings.Split(v, ",") {
+		parts = append(parts, s)
+		if before, _, ok := strings.Cut(s, ":"); ok {
+			parts = append(parts, before)
+		}
+	}
+	for _, s := range parts {
+		if err := p.checkOnePath(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Policy) checkOnePath(v string) error {
 	if !filepath.IsAbs(v) {
 		return fmt.Errorf("%q: a file on a worker must be an absolute path", v)
 	}

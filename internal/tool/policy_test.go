@@ -82,6 +82,10 @@ func TestPolicyCheck(t *testing.T) {
 		{tool: "ffuf", opts: map[string][]string{"wordlist": {filepath.Join(fx.allowed, "escape", "secret.txt")}}, want: "outside"},
 		{tool: "ffuf", opts: map[string][]string{"wordlist": {fx.allowed + "/../outside/secret.txt"}}, want: `".." is not allowed`},
 		{tool: "ffuf", opts: map[string][]string{"wordlist": {"words.txt"}}, want: "absolute path"},
+		{tool: "ffuf", opts: map[string][]string{"wordlist": {filepath.Join(fx.allowed, "words.txt") + ":FUZZ"}}},
+		{tool: "ffuf", opts: map[string][]string{"wordlist": {filepath.Join(fx.allowed, "secret-link.txt") + ":FUZZ"}}, want: "outside"},
+		{tool: "dirsearch", opts: map[string][]string{"wordlist": {filepath.Join(fx.allowed, "words.txt") + "," + fx.secret}}, want: "outside"},
+		{tool: "nuclei", opts: map[string][]string{"templates": {filepath.Join(fx.allowed, "templates") + ",/etc"}}, want: "outside"},
 		{tool: "nuclei", opts: map[string][]string{"templates": {filepath.Join(fx.allowed, "templates"), "/etc"}}, want: `"/etc" is outside`},
 		{tool: "ffuf", opts: map[string][]string{"wordlist": {filepath.Join(fx.allowed, "words.txt")}}, noDirs: true, want: "allows none"},
 		{tool: "subfinder", opts: map[string][]string{"provider_config": {fx.secret}}, want: "outside"},
@@ -267,9 +271,18 @@ func FuzzPolicy(f *testing.F) {
 			}
 		}
 		if fx.p.Check(ffuf, nil, map[string][]string{"wordlist": {v}}) == nil {
-			r, err := resolve(v)
-			if err != nil || !strings.HasPrefix(r, fx.allowed+"/") && r != fx.allowed {
-				t.Fatalf("wordlist %q accepted (resolves to %q, %v)", v, r, err)
+			// ffuf reads the part before a ":", dirsearch each part
+			// between commas.
+			parts := []string{v}
+			for _, s := range strings.Split(v, ",") {
+				before, _, _ := strings.Cut(s, ":")
+				parts = append(parts, s, before)
+			}
+			for _, s := range parts {
+				r, err := resolve(s)
+				if err != nil || !strings.HasPrefix(r, fx.allowed+"/") && r != fx.allowed {
+					t.Fatalf("wordlist %q accepted (%q resolves to %q, %v)", v, s, r, err)
+				}
 			}
 		}
 		if fx.p.Check(httpx, nil, map[string][]string{"path": {v}}) == nil {
