@@ -13,6 +13,9 @@ func (o Option) checkAllowed(v string) error {
 	if _, ok := o.canonical(v); ok {
 		return nil
 	}
+	if o.Sensitive {
+		return fmt.Errorf("option %s: the value is not one of %s", o.Name, strings.Join(o.Allowed, ", "))
+	}
 	return fmt.Errorf("option %s: %q is not one of %s", o.Name, v, strings.Join(o.Allowed, ", "))
 }
 

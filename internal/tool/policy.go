@@ -106,7 +106,14 @@ func (p *Policy) Check(d *Definition, targets []string, options map[string][]str
 			continue
 		}
 		for _, v := range options[name] {
-			if err := p.checkValue(o, v); err != nil {
+			err := p.checkValue(o, v)
+			switch {
+			case err == nil:
+			case d.IsSensitive(name):
+				// The reason quotes the value: a secret stays out of
+				// dead letters and logs.
+				errs = append(errs, fmt.Errorf("option %s: a value names a file on the worker outside its allowed directories, or holds \"..\" (not shown: the option is sensitive)", o.Name))
+			default:
 				errs = append(errs, fmt.Errorf("option %s: %w", o.Name, err))
 			}
 		}

@@ -101,6 +101,7 @@ func TestPolicyCheck(t *testing.T) {
 		{tool: "httpx", opts: map[string][]string{"path": {filepath.Join(fx.allowed, "words.txt")}}},
 		{tool: "httpx", opts: map[string][]string{"path": {"../../../../../../etc/passwd"}}, want: `".." is not allowed`},
 		{tool: "nuclei", opts: map[string][]string{"header": {"X-A: 1", fx.secret}}, want: "names a file"},
+		{tool: "nuclei", opts: map[string][]string{"header": {"Authorization: Bearer t0k3n/../x"}}, want: "(not shown: the option is sensitive)"},
 		{tool: "dnsx", opts: map[string][]string{"resolvers": {fx.secret}}, want: "names a file"},
 		{tool: "ffuf", opts: map[string][]string{"match_regex": {"../etc"}, "data": {"f=../../etc/passwd"}}},
 		// NSE scripts by name, category and expression only.
@@ -143,6 +144,8 @@ func TestPolicyCheck(t *testing.T) {
 			t.Errorf("%s %v %v: accepted, want an error with %q", tt.tool, tt.targets, tt.opts, tt.want)
 		case tt.want != "" && !strings.Contains(err.Error(), tt.want):
 			t.Errorf("%s %v %v: error %q, want %q", tt.tool, tt.targets, tt.opts, err, tt.want)
+		case err != nil && strings.Contains(err.Error(), "t0k3n"):
+			t.Errorf("%s: error %q shows a sensitive value", tt.tool, err)
 		}
 	}
 }
