@@ -85,12 +85,12 @@ func (p *Policy) AllowDirs() []string { return slices.Clone(p.allowDirs) }
 // allow, with every reason at once.
 func (p *Policy) Check(d *Definition, targets []string, options map[string][]string) error {
 	var errs []error
-	if d.Accepts(target.Path) {
-		for _, t := range targets {
-			if target.Detect(t) == target.Path {
-				if err := p.checkPath(t); err != nil {
-					errs = append(errs, fmt.Errorf("target %q: %w", t, err))
-				}
+	// A path target names a file whatever the tool: one that does not take
+	// paths only gets it in a forged chunk.
+	for _, t := range targets {
+		if target.Detect(t) == target.Path {
+			if err := p.checkPath(t); err != nil {
+				errs = append(errs, fmt.Errorf("target %q: %w", t, err))
 			}
 		}
 	}

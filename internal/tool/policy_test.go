@@ -93,6 +93,7 @@ func TestPolicyCheck(t *testing.T) {
 		// Path targets are files too.
 		{tool: "gitleaks", targets: []string{filepath.Join(fx.allowed, "templates")}},
 		{tool: "gitleaks", targets: []string{fx.outside}, want: `target "` + fx.outside + `"`},
+		{tool: "httpx", targets: []string{"127.0.0.1", fx.secret}, want: `target "` + fx.secret + `"`},
 		// Values a tool reads as a file when they name one.
 		{tool: "httpx", opts: map[string][]string{"path": {"/admin,/login"}}},
 		{tool: "httpx", opts: map[string][]string{"path": {"/"}}},
