@@ -18,10 +18,10 @@ import (
 // review turned against it: an NSE script by path, a script argument that
 // writes files, a scan type that is not one (-sC), a wordlist outside the
 // allowed directories, an httpx path naming a local file, a symlink in an
-// allowed directory pointing out of it. Each is dead-lettered with its
-// reason; the tool is never started (nmap, ffuf and httpx are recorders
-// that log every start) and nothing is written. The same options naming
-// files inside the allowed directory run.
+// allowed directory pointing out of it, a path target outside. Each is
+// dead-lettered with its reason; the tool is never started (nmap, ffuf,
+// httpx and gitleaks are recorders that log every start) and nothing is
+// written. The same options naming files inside the allowed directory run.
 func TestPolicyRefusesBeforeRunning(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
@@ -48,7 +48,7 @@ func TestPolicyRefusesBeforeRunning(t *testing.T) {
 	// Each tool is a recorder: a real process that logs its directory (the
 	// attempt's, which names the run) and its arguments.
 	calls := filepath.Join(root, "calls.log")
-	for _, name := range []string{"nmap", "ffuf", "httpx"} {
+	for _, name := range []string{"nmap", "ffuf", "httpx", "gitleaks"} {
 		script := fmt.Sprintf("#!/bin/sh\necho \"$PWD $*\" >> %s\n", calls)
 		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
@@ -82,6 +82,9 @@ func TestPolicyRefusesBeforeRunning(t *testing.T) {
 			refused: "names a file on the worker"},
 		{run: "symlink-out", tool: "ffuf", target: "http://127.0.0.1/FUZZ", opts: map[string][]string{"wordlist": {link}},
 			refused: "outside the worker's allowed directories"},
+		{run: "target-out", tool: "gitleaks", target: outside,
+			refused: "outside the worker's allowed directories"},
+		{run: "target-in", tool: "gitleaks", target: allowed, argv: "dir "},
 		{run: "wordlist-in", tool: "ffuf", target: "http://127.0.0.1/FUZZ", opts: map[string][]string{"wordlist": {words}}, argv: "-w " + words},
 		{run: "httpx-in", tool: "httpx", target: "http://127.0.0.1", opts: map[string][]string{"path": {words}}, argv: "-path " + words},
 		{run: "nse-name", tool: "nmap", target: "127.0.0.1", opts: map[string][]string{"scripts": {"http-title"}, "scan_type": {"S"}}, argv: "-sS"},
