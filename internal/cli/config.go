@@ -25,6 +25,7 @@ import (
 //	worker:
 //	  concurrency: 8
 //	  eviction: requeue-remainder
+//	  allow_dir: [/srv/wordlists, /srv/nuclei-templates]
 
 // configPath is --config, SORTIE_CONFIG, or $XDG_CONFIG_HOME/sortie/config.yaml.
 func configPath(flag string) (path string, explicit bool) {

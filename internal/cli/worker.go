@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/metrics"
+	"github.com/sortie-sec/sortie/internal/tool"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
 
@@ -45,6 +47,10 @@ type workerOptions struct {
 	ID string
 	// MetricsAddr serves Prometheus metrics on /metrics. Defaults to none.
 	MetricsAddr string
+	// AllowDirs are the directories whose files chunks may name (wordlists,
+	// templates, configs); every other file-naming option is refused.
+	// Defaults to none: no chunk may name a file.
+	AllowDirs []string
 
 	concurrencyGiven bool
 }
@@ -62,7 +68,13 @@ not started, stops its running tools and applies the eviction policy
 (finalize: keep the partial findings and complete the chunk; requeue-remainder:
 the same, and enqueue the targets not yet done) within --grace. A second
 signal exits at once. A worker killed outright loses only its leases: other
-workers take its chunks over when they expire.`,
+workers take its chunks over when they expire.
+
+A chunk may name local files (a wordlist, nuclei templates, a config) only
+inside the directories given with --allow-dir (symlinks resolved); with none,
+every file-naming option is refused. nmap runs installed NSE scripts by name
+only, and script arguments that read or write files are refused. A refused
+chunk is dead-lettered with the reason before anything runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.concurrencyGiven = cmd.Flags().Changed("concurrency")
@@ -80,6 +92,7 @@ workers take its chunks over when they expire.`,
 	f.StringVar(&opts.WorkDir, "work-dir", "", "directory for the tools' working directories (default $TMPDIR/sortie-work)")
 	f.StringVar(&opts.ID, "id", "", "worker id (default host-pid)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
+	f.StringArrayVar(&opts.AllowDirs, "allow-dir", nil, "directory whose files chunks may name: wordlists, templates, configs (repeatable; default none: every file-naming option is refused)")
 	return cmd
 }
 
@@ -107,6 +120,14 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return usageError{err}
 	}
+	// Chunks come from whoever can submit: the files they may name are the
+	// operator's choice, checked before anything runs.
+	// An empty entry (SORTIE_ALLOW_DIR="") allows nothing.
+	policy, err := tool.NewPolicy(slices.DeleteFunc(slices.Clone(opts.AllowDirs), func(d string) bool { return d == "" }))
+	if err != nil {
+		return usageError{withHint(fmt.Errorf("--allow-dir: %w", err), "give existing directories as absolute paths, e.g. --allow-dir /srv/wordlists")}
+	}
+	cfg.Policy = policy
 	e, err := connectRetrying(ctx, g, log, sigs)
 	if err != nil {
 		return err
@@ -123,6 +144,8 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		return err
 	}
 	cfg.Engine, cfg.Registry, cfg.Locate = e, g.registry, in.Locate
+	policy.Locate = in.Locate
+	log.Info("worker policy", "allow_dirs", policy.AllowDirs())
 	w, err := worker.New(cfg)
 	if err != nil {
 		return usageError{err}

@@ -127,6 +127,7 @@ func (d *Definition) Build(inv Invocation) (*Command, error) {
 				return nil, err
 			}
 		}
+		values = o.canonicalValues(values)
 		rendered := d.Options[o.Name].args(o, values)
 		if d.IsSensitive(o.Name) {
 			secrets = append(secrets, values...)

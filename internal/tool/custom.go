@@ -669,7 +669,7 @@ func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
 	items, _ := l.list(n, "extra_options")
 	for i, it := range items {
 		what := fmt.Sprintf("extra_options[%d]", i)
-		m := l.mapping(it, what, []string{"name", "kind", "flag", "unit", "join", "help", "default", "sensitive", "path"})
+		m := l.mapping(it, what, []string{"name", "kind", "flag", "unit", "join", "help", "default", "sensitive", "path", "allowed", "not_file"})
 		if m == nil {
 			continue
 		}
@@ -716,6 +716,12 @@ func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
 		if e, ok := m["path"]; ok {
 			o.Path, _ = l.boolean(e.value, what+".path")
 		}
+		if e, ok := m["not_file"]; ok {
+			o.NotFile, _ = l.boolean(e.value, what+".not_file")
+		}
+		if e, ok := m["allowed"]; ok {
+			o.Allowed = l.allowed(e.value, o, what+".allowed")
+		}
 		if e, ok := m["default"]; ok {
 			if s, ok := l.str(e.value, what+".default"); ok && s != "" {
 				if err := o.CheckValue(s); err != nil {
@@ -728,6 +734,31 @@ func (l *customLoader) extraOptions(n *yaml.Node, d *Definition) {
 		d.Options[name] = l.flagSpec(m, o, what)
 		d.Extra = append(d.Extra, o)
 	}
+}
+
+// allowed reads an option's allow-list: values valid for its kind.
+func (l *customLoader) allowed(n *yaml.Node, o Option, what string) []string {
+	items, ok := l.list(n, what)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		l.errorf(n, "%s: an empty list would allow no value; leave it out to allow any", what)
+		return nil
+	}
+	var out []string
+	for i, it := range items {
+		v, ok := l.str(it, fmt.Sprintf("%s[%d]", what, i))
+		if !ok {
+			continue
+		}
+		if err := o.CheckValue(v); err != nil {
+			l.errorf(it, "%s[%d]: %v", what, i, err)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // customOutput is the compiled output section.

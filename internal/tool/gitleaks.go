@@ -44,7 +44,7 @@ func gitleaksTool() *Definition {
 			"redact":               {Flag: "--redact"},
 		},
 		Extra: []Option{
-			{Name: "mode", Kind: KindString, Default: "dir",
+			{Name: "mode", Kind: KindString, Default: "dir", Allowed: []string{"dir", "git"},
 				Help: "dir (files of any path) or git (the history of a repository)"},
 			{Name: "config", Kind: KindString, Path: true, Help: "gitleaks TOML config with the rules to use"},
 			{Name: "enable_rule", Kind: KindList, Help: "use only these rule ids (e.g. aws-access-token)"},

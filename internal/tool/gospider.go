@@ -50,7 +50,7 @@ func gospiderTool() *Definition {
 			{Name: "other_sources", Kind: KindBool,
 				Help: "add URLs from third parties (Archive.org, CommonCrawl, VirusTotal, AlienVault)"},
 			{Name: "subs", Kind: KindBool, Help: "crawl subdomains of the site too"},
-			{Name: "blacklist", Kind: KindString, Help: "regular expression of URLs not to crawl"},
+			{Name: "blacklist", Kind: KindString, NotFile: true, Help: "regular expression of URLs not to crawl"},
 			{Name: "cookie", Kind: KindString, Sensitive: true, Help: "cookies to send (a=1; b=2)"},
 		},
 		// -q drops gospider's log lines; --json makes the results JSON.

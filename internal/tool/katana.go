@@ -51,11 +51,11 @@ func katanaTool() *Definition {
 		},
 		Extra: []Option{
 			{Name: "js_crawl", Kind: KindBool, Default: "true", Help: "find endpoints in JavaScript files"},
-			{Name: "known_files", Kind: KindString, Help: "also crawl known files: all, robotstxt or sitemapxml (needs depth >= 3)"},
+			{Name: "known_files", Kind: KindString, Allowed: []string{"all", "robotstxt", "sitemapxml"}, Help: "also crawl known files: all, robotstxt or sitemapxml (needs depth >= 3)"},
 			{Name: "crawl_duration", Kind: KindDuration, Help: "stop crawling a target after this long (e.g. 10m)"},
 			{Name: "tech_detect", Kind: KindBool, Help: "detect technologies (one technology finding per product)"},
 			{Name: "headless", Kind: KindBool, Help: "crawl with a headless browser (needs Chrome)"},
-			{Name: "field_scope", Kind: KindString, Help: "scope of the crawl: dn, rdn (katana's default), fqdn or a regex"},
+			{Name: "field_scope", Kind: KindString, NotFile: true, Help: "scope of the crawl: dn, rdn (katana's default), fqdn or a regex"},
 			{Name: "no_scope", Kind: KindBool, Help: "do not limit the crawl to the target's domain"},
 			{Name: "parallelism", Kind: KindInt, Help: "targets crawled at once"},
 		},

@@ -44,7 +44,7 @@ func naabuTool() *Definition {
 			"exclude_cdn":   {Flag: "-ec"},
 		},
 		Extra: []Option{
-			{Name: "scan_type", Kind: KindString, Default: "c",
+			{Name: "scan_type", Kind: KindString, Default: "c", Allowed: []string{"c", "s"},
 				Help: "scan type: c (TCP connect, no privileges) or s (SYN, needs root)"},
 			{Name: "exclude_ports", Kind: KindString, Help: "ports to leave out (e.g. 22,3306)"},
 			{Name: "resolvers", Kind: KindString, Help: "DNS resolvers to resolve host names with (comma-separated or file)"},

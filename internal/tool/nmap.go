@@ -57,12 +57,15 @@ func nmapTool() *Definition {
 			"host_timeout": {Args: nmapTime("--host-timeout")},
 		},
 		Extra: []Option{
-			{Name: "scan_type", Kind: KindString, Default: "connect",
-				Help: "connect (-sT, no privileges), syn (-sS, needs root) or udp (-sU, needs root)"},
+			{Name: "scan_type", Kind: KindString, Default: "connect", Allowed: nmapScanTypeNames(),
+				Help: "connect (-sT, no privileges), syn (-sS, needs root) or udp (-sU, needs root); also ack, window, maimon, null, fin, xmas, sctp-init, sctp-cookie, or the letter"},
 			{Name: "service", Kind: KindBool, Default: "true", Help: "probe open ports for service and version (-sV)"},
-			{Name: "scripts", Kind: KindString, Help: "NSE scripts or categories (e.g. default,vuln or ssl-cert,vulners)"},
-			{Name: "script_args", Kind: KindString, Help: "arguments for the NSE scripts (e.g. vulners.mincvss=7)"},
-			{Name: "timing", Kind: KindInt, Help: "timing template 0 (paranoid) to 5 (insane)"},
+			{Name: "scripts", Kind: KindString, fleet: (*Policy).checkNSEScripts,
+				Help: "NSE scripts or categories (e.g. default,vuln or ssl-cert,vulners)"},
+			{Name: "script_args", Kind: KindString, fleet: (*Policy).checkNSEArgs,
+				Help: "arguments for the NSE scripts (e.g. vulners.mincvss=7)"},
+			{Name: "timing", Kind: KindInt, Allowed: []string{"0", "1", "2", "3", "4", "5"},
+				Help: "timing template 0 (paranoid) to 5 (insane)"},
 			{Name: "host_timeout", Kind: KindDuration, Help: "give up on a host after this long (e.g. 15m)"},
 		},
 		// -Pn: scan every target, even one that does not answer host
@@ -84,18 +87,34 @@ func nmapTime(flag string) func(string) []string {
 	}
 }
 
-// nmapScanType maps a scan type name onto its flag; any other value is passed
-// as "-s<value>" for nmap to accept or reject.
-func nmapScanType(v string) []string {
-	switch strings.ToLower(v) {
-	case "connect", "t":
-		return []string{"-sT"}
-	case "syn", "s":
-		return []string{"-sS"}
-	case "udp", "u":
-		return []string{"-sU"}
+// nmapScanTypes are the port scans nmap runs, by name and by letter ("-s"
+// + letter). Nothing else is ever rendered as "-s...": -sC (default
+// scripts), -sV, -sL (list only) or -sI (idle scan through a zombie) are
+// other features, not scan types.
+var nmapScanTypes = []struct{ name, letter string }{
+	{"connect", "T"}, {"syn", "S"}, {"udp", "U"}, {"ack", "A"}, {"window", "W"},
+	{"maimon", "M"}, {"null", "N"}, {"fin", "F"}, {"xmas", "X"},
+	{"sctp-init", "Y"}, {"sctp-cookie", "Z"},
+}
+
+// nmapScanTypeNames is the scan_type allow-list: each name and letter.
+func nmapScanTypeNames() []string {
+	var out []string
+	for _, t := range nmapScanTypes {
+		out = append(out, t.name, t.letter)
 	}
-	return []string{"-s" + v}
+	return out
+}
+
+// nmapScanType maps a scan type name or letter onto its flag. The value was
+// checked against nmapScanTypeNames; anything else renders nothing.
+func nmapScanType(v string) []string {
+	for _, t := range nmapScanTypes {
+		if strings.EqualFold(v, t.name) || strings.EqualFold(v, t.letter) {
+			return []string{"-s" + t.letter}
+		}
+	}
+	return nil
 }
 
 type nmapPort struct {

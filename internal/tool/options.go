@@ -34,6 +34,18 @@ type Option struct {
 	// Path marks values that are files or directories: the CLI makes
 	// relative ones absolute, since the tool runs in its task directory.
 	Path bool `yaml:"path,omitempty"`
+	// Allowed, when set, lists the only values the option accepts, matched
+	// without regard to case; the tool gets the value as spelled here. For
+	// options whose value the tool turns into behaviour (a scan type, a
+	// subcommand). Defaults to any value of the option's kind.
+	Allowed []string `yaml:"allowed,omitempty"`
+	// NotFile declares that the option's values never name local files (a
+	// regular expression, a request body): a worker does not refuse them
+	// for naming an existing file (see Policy). Defaults to false.
+	NotFile bool `yaml:"not_file,omitempty"`
+	// fleet, when set, is the option's own check on a worker (NSE script
+	// choices and arguments): see Policy.
+	fleet func(p *Policy, v string) error
 }
 
 // Unified are the options every tool understands the same way, whatever its
@@ -122,7 +134,7 @@ func (o Option) CheckValue(v string) error {
 	if strings.HasPrefix(v, "-") {
 		return fmt.Errorf("option %s: a value starting with \"-\" could be read as a flag", o.Name)
 	}
-	return nil
+	return o.checkAllowed(v)
 }
 
 // maxDuration bounds option durations: far beyond any useful value, and

@@ -49,10 +49,10 @@ func testsslTool() *Definition {
 		},
 		Extra: []Option{
 			{Name: "ip", Kind: KindString, Help: `test this IP instead of resolving the host; "one" tests only the first address`},
-			{Name: "nodns", Kind: KindString, Help: `DNS lookups: "min" (A, AAAA, MX only) or "none"`},
+			{Name: "nodns", Kind: KindString, Allowed: []string{"min", "none"}, Help: `DNS lookups: "min" (A, AAAA, MX only) or "none"`},
 			{Name: "starttls", Kind: KindString, Help: "STARTTLS protocol (smtp, imap, pop3, ftp, ldap, postgres, mysql, ...)"},
 			{Name: "sneaky", Kind: KindBool, Help: "leave fewer traces in the target's logs"},
-			{Name: "severity", Kind: KindString, Help: "drop results below LOW, MEDIUM, HIGH or CRITICAL from the report"},
+			{Name: "severity", Kind: KindString, Allowed: []string{"LOW", "MEDIUM", "HIGH", "CRITICAL"}, Help: "drop results below LOW, MEDIUM, HIGH or CRITICAL from the report"},
 			{Name: "protocols", Kind: KindBool, Help: "run the protocol checks (-p); any check selection replaces the full default run"},
 			{Name: "server_defaults", Kind: KindBool, Help: "run the server defaults and certificate checks (-S)"},
 			{Name: "server_preference", Kind: KindBool, Help: "run the server preference checks (-P)"},

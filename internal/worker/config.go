@@ -39,6 +39,13 @@ type Config struct {
 	Registry *tool.Registry
 	// Locate finds a tool's binary. Required.
 	Locate func(*tool.Definition) (string, error)
+	// Policy is what the worker accepts from chunks beyond the checks every
+	// run makes: files only inside the operator's allowed directories, NSE
+	// scripts by name (see tool.Policy). A refused chunk is dead-lettered
+	// with the reason before anything runs. A fleet worker needs one; a
+	// local run, whose user is on their own machine, has none. Defaults to
+	// none.
+	Policy *tool.Policy
 	// ID names the worker in records and logs. Defaults to host-pid.
 	ID string
 	// Pool is the work queue this worker serves. Defaults to "default".

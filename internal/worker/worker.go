@@ -318,6 +318,11 @@ func (w *Worker) check(d *engine.Delivery) error {
 	if _, err := task.CheckTargets(c.Targets); err != nil {
 		return fmt.Errorf("rejected target: %v", err)
 	}
+	if p := w.cfg.Policy; p != nil {
+		if err := p.Check(def, c.Targets, c.Options); err != nil {
+			return fmt.Errorf("refused by the worker's policy: %v", err)
+		}
+	}
 	return nil
 }
 
