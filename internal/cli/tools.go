@@ -16,6 +16,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/install"
 	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/safefile"
 	"github.com/sortie-sec/sortie/internal/termsafe"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
@@ -273,10 +274,7 @@ func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
 	}
 	cache[key] = v
 	if b, err := json.Marshal(cache); err == nil && os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
-		tmp := cacheFile + fmt.Sprintf(".%d.tmp", os.Getpid())
-		if os.WriteFile(tmp, b, 0o644) == nil {
-			_ = os.Rename(tmp, cacheFile)
-		}
+		_ = safefile.WriteAtomic(cacheFile, b, 0o644) // a random temporary name, never a link followed
 	}
 	return v
 }

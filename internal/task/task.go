@@ -201,7 +201,7 @@ func (r *run) do(ctx context.Context) error {
 		dir := r.spec.Dir
 		if len(batches) > 1 {
 			dir = filepath.Join(r.spec.Dir, fmt.Sprintf("%03d", i+1))
-			if err := safefile.MkdirNew(dir, 0o700); err != nil { // in the task's own directory
+			if err := safefile.EnsureDir(dir, 0o700); err != nil { // in the task's own directory, never a link
 				return err
 			}
 		}

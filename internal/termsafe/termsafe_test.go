@@ -96,7 +96,8 @@ func TestName(t *testing.T) {
 }
 
 // FuzzClean checks that Clean's output never holds a control or format
-// character nor invalid UTF-8, and that it leaves printable text alone.
+// character nor invalid UTF-8, and that it leaves printable text alone; and
+// that JSON keeps a JSON string's value while escaping all of them.
 func FuzzClean(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "seeds", "*.txt"))
 	for _, p := range seeds {
@@ -129,6 +130,25 @@ func FuzzClean(f *testing.F) {
 		}
 		if termsafe.Clean(out) != out {
 			t.Fatalf("Clean is not idempotent on %q", s)
+		}
+		// JSON keeps the value and leaves no raw control or format
+		// character.
+		line, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		safe := termsafe.JSON(line)
+		var back string
+		if err := json.Unmarshal(safe, &back); err != nil {
+			t.Fatalf("JSON(%s) = %s: not JSON: %v", line, safe, err)
+		}
+		var want string
+		_ = json.Unmarshal(line, &want)
+		if back != want {
+			t.Fatalf("JSON changed %q to %q", want, back)
+		}
+		if i := strings.IndexFunc(string(safe), termsafe.Escaped); i >= 0 {
+			t.Fatalf("JSON(%s) = %s holds a raw control or format character", line, safe)
 		}
 	})
 }
