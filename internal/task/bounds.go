@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"syscall"
 
@@ -118,8 +119,13 @@ type rawBudget struct {
 	cut  bool  // something was not copied
 }
 
-func newRawBudget(limit int64) *rawBudget {
-	if limit == 0 {
+// newRawBudget returns the budget of Spec.RawLimit; without a raw
+// directory nothing is written, so nothing is ever cut.
+func newRawBudget(dir string, limit int64) *rawBudget {
+	switch {
+	case dir == "":
+		limit = math.MaxInt64
+	case limit == 0:
 		limit = DefaultRawLimit
 	}
 	return &rawBudget{left: max(limit, 0)}

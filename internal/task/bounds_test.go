@@ -277,3 +277,18 @@ func FuzzDocBuffer(f *testing.F) {
 		}
 	})
 }
+
+// TestRunNoRawDirNoWarning: without a raw directory (a server's workers)
+// there is no copy to cut, so no warning whatever the output's size.
+func TestRunNoRawDirNoWarning(t *testing.T) {
+	t.Parallel()
+	c := &collector{}
+	s := spec(t, fakeDef(t, "lines"), c, "http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b")
+	s.RawDir, s.RawLimit = "", 10
+	if _, err := Run(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	if w := warnings(c); strings.Contains(w, "raw output copy") {
+		t.Errorf("warnings %q", w)
+	}
+}

@@ -125,7 +125,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if spec.RawLimit < 0 {
 		spec.RawDir = ""
 	}
-	r := &run{spec: spec, res: Result{State: StateDone}, raw: newRawBudget(spec.RawLimit)}
+	r := &run{spec: spec, res: Result{State: StateDone}, raw: newRawBudget(spec.RawDir, spec.RawLimit)}
 	if spec.Tool != nil {
 		r.red = spec.Tool.Secrets(spec.Options)
 	}
@@ -327,8 +327,7 @@ func (r *run) invoke(ctx context.Context, targets []string, dir string, timeout 
 		r.outputCut(int64(len(doc.buf)), -1, true)
 	}
 
-	switch {
-	case doc.cut && rr.Reason == runner.ReasonCancelled && errors.Is(rr.Cause, errOutputLimit):
+	if doc.cut && rr.Reason == runner.ReasonCancelled && errors.Is(rr.Cause, errOutputLimit) {
 		// Stopped by us, not cancelled: partial, said by outputCut.
 		if r.res.State != StateFailed {
 			r.res.State = StatePartial
