@@ -174,15 +174,12 @@ func (r *Redactor) String(s string) string {
 	if r == nil || len(r.needles) == 0 || s == "" {
 		return s
 	}
-	for _, n := range r.needles {
-		if strings.Contains(s, n) {
-			s = strings.ReplaceAll(s, n, Mask)
-		}
-	}
-	// Escaped forms: the text is decoded with a map back to the original
-	// offsets, the secrets are searched in the decoded text, and the
-	// original spans they came from are masked. JSON inside a JSON string
-	// is escaped twice: two levels are decoded.
+	// Escaped forms first, so that the longest form is masked whole
+	// ("Bearer%20TOKEN", not "Bearer%20" and a masked token): the text is
+	// decoded with a map back to the original offsets, the secrets are
+	// searched in the decoded text, and the original spans they came from
+	// are masked. JSON inside a JSON string is escaped twice: two levels
+	// are decoded.
 	if strings.IndexByte(s, '\\') >= 0 {
 		s = r.maskDecoded(s, jsonUnescape, 2)
 	}
@@ -191,6 +188,11 @@ func (r *Redactor) String(s string) string {
 	}
 	if strings.IndexByte(s, '+') >= 0 {
 		s = r.maskDecoded(s, func(s string) (string, []int) { return urlUnescape(s, true) }, 1)
+	}
+	for _, n := range r.needles {
+		if strings.Contains(s, n) {
+			s = strings.ReplaceAll(s, n, Mask)
+		}
 	}
 	return s
 }
