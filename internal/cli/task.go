@@ -104,6 +104,7 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 	f.IntVar(&opts.ChunkSize, "chunk-size", 0, "targets per chunk; chunks run in parallel (default: the tool's, or all in one)")
 	f.StringVar(&opts.Pool, "pool", "default", "run on the workers of this `POOL`")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "chunks a local run runs at once (default: number of CPUs)")
+	signingKeyFlag(cmd, &g.engine.SigningKey)
 	unified, own := pflag.NewFlagSet("unified", pflag.ContinueOnError), pflag.NewFlagSet(d.Name, pflag.ContinueOnError)
 	for _, o := range d.OptionSet() {
 		fs := own

@@ -45,6 +45,10 @@ type workerOptions struct {
 	ID string
 	// MetricsAddr serves Prometheus metrics on /metrics. Defaults to none.
 	MetricsAddr string
+	// Trust are files of trusted submitters' public keys. Defaults to the
+	// local signing key when every server URL is on loopback; required
+	// otherwise.
+	Trust []string
 
 	concurrencyGiven bool
 }
@@ -80,6 +84,7 @@ workers take its chunks over when they expire.`,
 	f.StringVar(&opts.WorkDir, "work-dir", "", "directory for the tools' working directories (default $TMPDIR/sortie-work)")
 	f.StringVar(&opts.ID, "id", "", "worker id (default host-pid)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
+	f.StringArrayVar(&opts.Trust, "trust", nil, "run only chunks signed by the public keys in `FILE` (repeatable; default on loopback: the local key)")
 	return cmd
 }
 
@@ -106,6 +111,14 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	}
 	if err != nil {
 		return usageError{err}
+	}
+	if !g.engine.remote() {
+		return usageError{withHint(errors.New("no server"), "give --server URL (or SORTIE_SERVER, or server: in the config file)")}
+	}
+	// Trust is settled before connecting: off loopback, a worker that
+	// trusts no one refuses to start.
+	if cfg.Trust, err = workerTrust(opts.Trust, g.engine.Server, log); err != nil {
+		return err
 	}
 	e, err := connectRetrying(ctx, g, log, sigs)
 	if err != nil {

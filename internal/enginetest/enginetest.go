@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/signing"
 	"github.com/sortie-sec/sortie/internal/tool"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
@@ -149,7 +150,7 @@ func Locate(t testing.TB) func(*tool.Definition) (string, error) {
 // Embedded starts an embedded engine with its store in a test directory.
 func Embedded(t testing.TB) *engine.Engine {
 	t.Helper()
-	e, err := engine.Open(context.Background(), engine.Config{Dir: t.TempDir()})
+	e, err := engine.Open(context.Background(), engine.Config{Dir: t.TempDir(), SigningKey: Key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +165,9 @@ func Embedded(t testing.TB) *engine.Engine {
 func StartWorker(t testing.TB, e *engine.Engine, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	cfg.Engine = e
+	if cfg.Trust == nil {
+		cfg.Trust = Trust(t)
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = Registry(t)
 	}
@@ -206,4 +210,35 @@ func Main(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+var (
+	keyOnce sync.Once
+	key     *signing.Key
+	keyErr  error
+)
+
+// Key is the test binary's submitter key: Embedded signs with it, and
+// StartWorker, Worker and TrustFile trust it.
+func Key(t testing.TB) *signing.Key {
+	t.Helper()
+	keyOnce.Do(func() { key, keyErr = signing.Generate() })
+	if keyErr != nil {
+		t.Fatal(keyErr)
+	}
+	return key
+}
+
+// Trust trusts exactly Key.
+func Trust(t testing.TB) *signing.Trust { return signing.NewTrust(Key(t).Public()) }
+
+// TrustFile writes Key's public key to a new trust file for "sortie
+// worker --trust".
+func TrustFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "trusted.keys")
+	if err := os.WriteFile(p, []byte(Key(t).Public().String()+" enginetest\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
