@@ -242,3 +242,44 @@ func TrustFile(t testing.TB) string {
 	}
 	return p
 }
+
+// KeyFile saves Key to a new private key file for "sortie x
+// --signing-key".
+func KeyFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "signing.key")
+	if err := signing.SaveKey(p, Key(t)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// RecordingLocate is Locate with the fake tool linked into a directory of
+// its own, where it records each run's targets; invocations returns them,
+// one line per run of the tool.
+func RecordingLocate(t testing.TB) (locate func(*tool.Definition) (string, error), invocations func() []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "faketool")
+	if err := os.Symlink(FakeTool(t), bin); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "invocations")
+	if err := os.WriteFile(log, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locate = func(d *tool.Definition) (string, error) {
+		if d.Binary != "faketool" {
+			return "", &os.PathError{Op: "locate", Path: d.Binary, Err: os.ErrNotExist}
+		}
+		return bin, nil
+	}
+	invocations = func() []string {
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(b)), " ", "_"))
+	}
+	return locate, invocations
+}

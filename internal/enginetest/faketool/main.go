@@ -8,6 +8,10 @@
 // sleeps. On SIGINT it exits at once (status 130) unless -ignore-int.
 // -kill-parent-on kills the parent only when TARGET is in the list, so one
 // chunk of a task can kill its worker while the others run normally.
+//
+// When a file named "invocations" exists next to the path it was started
+// by (a test links the tool into a directory of its own), each run appends
+// its targets to it as one line: a test can prove the tool never started.
 package main
 
 import (
@@ -16,7 +20,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -40,6 +46,7 @@ func main() {
 	for sc.Scan() {
 		targets = append(targets, sc.Text())
 	}
+	record(targets)
 	if *killParent || *killParentOn != "" && slices.Contains(targets, *killParentOn) {
 		_ = syscall.Kill(os.Getppid(), syscall.SIGKILL)
 	}
@@ -63,4 +70,14 @@ func main() {
 			}
 		}
 	}
+}
+
+// record appends targets to the invocations file, if there is one.
+func record(targets []string) {
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(os.Args[0]), "invocations"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, strings.Join(targets, " "))
 }
