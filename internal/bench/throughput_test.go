@@ -59,7 +59,7 @@ func BenchmarkThroughput(b *testing.B) {
 		defer e.Close()
 		resetPeakRSS(b)
 		w, err := worker.New(worker.Config{
-			Trust: enginetest.Trust(b),
+			Trust:  enginetest.Trust(b),
 			Engine: e, Registry: enginetest.Registry(b), Locate: enginetest.Locate(b),
 			Concurrency: throughputConcurrency, WorkDir: b.TempDir(),
 		})
