@@ -49,6 +49,8 @@ var (
 	// ErrBadContinuation: a continuation names targets or an id that its
 	// signed chunk does not allow.
 	ErrBadContinuation = errors.New("bad continuation")
+	// ErrMisrouted: a signed chunk arrived on another pool's queue.
+	ErrMisrouted = errors.New("misrouted chunk")
 )
 
 // signed is what a chunk keeps of its signed form, so that a worker can
@@ -112,9 +114,11 @@ func (c *Chunk) continuation(id string, remainder []string) (*Chunk, error) {
 }
 
 // Verify checks the delivery's signature against trust, before anything
-// else is done with the chunk. A continuation is narrowed to the targets
-// it names. On error the chunk must not be run, claimed or settled: its
-// names are the sender's claim only.
+// else is done with the chunk, and that the chunk was signed for the pool
+// it arrived on. A continuation is narrowed to the targets it names. On
+// error the chunk must not be run, claimed or settled: its names are the
+// sender's claim only. A message signed by a trusted key that does not
+// decode passes, with its DecodeErr left for the caller.
 func (d *Delivery) Verify(trust *signing.Trust) error {
 	h := d.msg.Headers()
 	signer, sig := h.Get(headerSigner), h.Get(headerSignature)
@@ -134,6 +138,11 @@ func (d *Delivery) Verify(trust *signing.Trust) error {
 	c, err := narrow(d.Chunk, d.msg.Data(), signer, sig, h.Get(headerContinuation), h.Get(headerRemaining))
 	if err != nil {
 		return err
+	}
+	if c.Pool != d.Pool {
+		// A signed chunk copied onto another pool's queue: a replay, not
+		// the chunk's own delivery, which must not be ended by it.
+		return fmt.Errorf("%w: chunk for pool %q arrived on pool %q", ErrMisrouted, c.Pool, d.Pool)
 	}
 	d.Chunk = c
 	return nil

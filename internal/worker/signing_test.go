@@ -28,7 +28,8 @@ const (
 // A raw NATS client that can reach the broker forges work in every way
 // short of holding a trusted key: an unsigned chunk with a matching task
 // record, a chunk signed by an unknown key, signed chunks with a target or
-// an option changed, continuations that add a target. A real worker
+// an option changed, continuations that add a target, a signed chunk
+// copied onto another pool's queue. A real worker
 // dead-letters each with its reason, never starts the tool, and writes no
 // chunk record; a chunk its submitter signed runs.
 func TestForgedChunksAreNotRun(t *testing.T) {
@@ -116,6 +117,10 @@ func TestForgedChunksAreNotRun(t *testing.T) {
 	h.Set("Sortie-Continuation", "0r1")
 	h.Set("Sortie-Remaining", base64.StdEncoding.EncodeToString([]byte{0b10}))
 	add("contbit", b, h, "bad continuation")
+	// A chunk signed for another pool, copied onto this one: its own
+	// delivery must not be ended by the copy.
+	b = []byte(strings.Replace(string(body("misrouted", one, nil)), `"pool":"default"`, `"pool":"other"`, 1))
+	add("misrouted", b, signed(trusted, b), "misrouted chunk")
 
 	for _, f := range forged {
 		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: workSubject, Data: f.data, Header: f.header}); err != nil {
