@@ -92,7 +92,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.heartbeats(started)
 	}()
 	go w.loop(q)
-	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "lease", w.cfg.Lease.String(), "grace", w.cfg.Grace.String(), "eviction", w.cfg.Eviction)
+	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "lease", w.cfg.Lease.String(), "grace", w.cfg.Grace.String(), "eviction", w.cfg.Eviction, "trusted_keys", w.cfg.Trust.Len())
 	return nil
 }
 
