@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 // connect opens a client engine on a server started by the benchmark.
 func connect(b *testing.B, url string) *engine.Engine {
 	b.Helper()
-	e, err := engine.Open(context.Background(), engine.Config{Server: url, Name: "sortie-bench"})
+	e, err := engine.Open(context.Background(), engine.Config{Server: url, Name: "sortie-bench", SigningKey: enginetest.Key(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,13 +52,14 @@ const (
 func BenchmarkThroughput(b *testing.B) {
 	targets := loopbackTargets(throughputChunks)
 	b.Run("embedded", func(b *testing.B) {
-		e, err := engine.Open(context.Background(), engine.Config{Dir: b.TempDir()})
+		e, err := engine.Open(context.Background(), engine.Config{Dir: b.TempDir(), SigningKey: enginetest.Key(b)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer e.Close()
 		resetPeakRSS(b)
 		w, err := worker.New(worker.Config{
+			Trust:  enginetest.Trust(b),
 			Engine: e, Registry: enginetest.Registry(b), Locate: enginetest.Locate(b),
 			Concurrency: throughputConcurrency, WorkDir: b.TempDir(),
 		})
@@ -95,7 +96,7 @@ func BenchmarkThroughput(b *testing.B) {
 		if err := reg.Add(d); err != nil {
 			b.Fatal(err)
 		}
-		e, err := engine.Open(context.Background(), engine.Config{Dir: b.TempDir()})
+		e, err := engine.Open(context.Background(), engine.Config{Dir: b.TempDir(), SigningKey: enginetest.Key(b)})
 		if err != nil {
 			b.Fatal(err)
 		}

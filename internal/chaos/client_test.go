@@ -23,7 +23,7 @@ func TestSubmittingCLIDies(t *testing.T) {
 
 	tg := targets(4)
 	args := append([]string{"x", "faketool"}, tg...)
-	args = append(args, "--server", url, "--tools-dir", enginetest.ToolsDir(t),
+	args = append(args, "--server", url, "--tools-dir", enginetest.ToolsDir(t), "--signing-key", enginetest.KeyFile(t),
 		"--chunk-size", "1", "--lines", "2", "--sleep", "500ms")
 	cli := enginetest.Start(t, "sortie x", args...)
 

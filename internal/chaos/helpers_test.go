@@ -48,7 +48,7 @@ func connect(t *testing.T, url string, replicas int) *engine.Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	e, err := engine.Open(ctx, engine.Config{Server: url, Replicas: replicas, Name: "chaos-test"})
+	e, err := engine.Open(ctx, engine.Config{Server: url, Replicas: replicas, Name: "chaos-test", SigningKey: enginetest.Key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func worker(t *testing.T, name, url string, extra ...string) *enginetest.Proc {
 // for workers that may die first.
 func startWorker(t *testing.T, name, url string, extra ...string) *enginetest.Proc {
 	t.Helper()
-	args := append([]string{"worker", "--server", url, "--tools-dir", enginetest.ToolsDir(t), "--id", name, "--log-format", "json",
+	args := append([]string{"worker", "--server", url, "--tools-dir", enginetest.ToolsDir(t), "--id", name, "--log-format", "json", "--trust", enginetest.TrustFile(t),
 		"--lease", "3s", "--grace", "10s", "--concurrency", "1"}, extra...)
 	return enginetest.Start(t, name, args...)
 }

@@ -102,7 +102,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		var err error
-		e, err = engine.Open(ctx, engine.Config{Server: url, Replicas: 3, Name: "chaos-test"})
+		e, err = engine.Open(ctx, engine.Config{Server: url, Replicas: 3, Name: "chaos-test", SigningKey: enginetest.Key(t)})
 		return err == nil, err
 	})
 	t.Cleanup(func() { e.Close() })

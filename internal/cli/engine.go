@@ -14,6 +14,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/report"
+	"github.com/sortie-sec/sortie/internal/signing"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
 
@@ -33,6 +34,10 @@ type engineOptions struct {
 	TLSCA, TLSCert, TLSKey string
 	// Replicas of the streams and buckets sortie creates. Defaults to 1.
 	Replicas int
+	// SigningKey is the private key file that signs what this process
+	// submits to a server (--signing-key, on the commands that submit).
+	// Defaults to $XDG_CONFIG_HOME/sortie/signing.key, created on first use.
+	SigningKey string
 }
 
 func (o *engineOptions) flags(f *pflag.FlagSet) {
@@ -64,14 +69,47 @@ func (o *engineOptions) connect(ctx context.Context, log *slog.Logger) (*engine.
 	return e, nil
 }
 
+// connectSubmitter is connect for a process that submits runs: its chunks
+// are signed with the submitter's key.
+func (o *engineOptions) connectSubmitter(ctx context.Context, log *slog.Logger) (*engine.Engine, error) {
+	if !o.remote() {
+		return o.connect(ctx, log)
+	}
+	key, created, err := loadSigningKey(o.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("made a signing key; workers off loopback must trust it (sortie keys show)", "path", signingKeyPath(o.SigningKey))
+	}
+	e, err := engine.Open(ctx, engine.Config{
+		Server: o.Server, Creds: o.Creds, Token: o.Token, NKeySeedFile: o.NKey,
+		TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey, Replicas: o.Replicas, Logger: log,
+		SigningKey: key,
+	})
+	if err != nil {
+		return nil, withHint(err, "is the server running (sortie server), and are --server and its credentials right?")
+	}
+	return e, nil
+}
+
+// localKeyFile is a local run's own signing key, in its engine store: the
+// run signs its chunks with it and its in-process worker trusts only it.
+const localKeyFile = "signing.key"
+
 // openLocal opens the embedded engine of a local run, whose store is in the
-// run's directory.
+// run's directory, with the run's own signing key (made on first use).
 func openLocal(ctx context.Context, dir *report.Dir) (*engine.Engine, error) {
 	store, err := dir.Subdir("engine") // the run's own directory, never a link
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine.Open(ctx, engine.Config{Dir: store})
+	keyPath := filepath.Join(store, localKeyFile)
+	key, _, err := signing.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return nil, keyError(err, keyPath)
+	}
+	e, err := engine.Open(ctx, engine.Config{Dir: store, SigningKey: key})
 	if errors.Is(err, engine.ErrLocked) {
 		return nil, withHint(fmt.Errorf("run %s is in use by another sortie process", filepath.Base(dir.Path)), "sortie runs attach "+filepath.Base(dir.Path)+" follows it")
 	}
@@ -91,6 +129,8 @@ func localWorker(ctx context.Context, g *globalOptions, e *engine.Engine, dir *r
 	}
 	w, err := worker.New(worker.Config{
 		Engine: e, Registry: g.registry, Locate: in.Locate,
+		// The run's own key, and no other.
+		Trust:       signing.NewTrust(e.SigningKey().Public()),
 		ID:          fmt.Sprintf("local-%d", os.Getpid()),
 		Concurrency: concurrency, Dirs: localDirs(dir), RawLimit: rawLimit,
 		// Alone on its queue: the worker stops as soon as the run is done.

@@ -34,7 +34,7 @@ func startFleet(t *testing.T) *fleet {
 	}
 	t.Cleanup(srv.Shutdown)
 	f := &fleet{url: srv.ClientURL(), toolsDir: enginetest.ToolsDir(t)}
-	e, err := engine.Open(context.Background(), engine.Config{Server: f.url})
+	e, err := engine.Open(context.Background(), engine.Config{Server: f.url, SigningKey: enginetest.Key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +48,10 @@ func (f *fleet) sortie(t *testing.T, args ...string) (stdout, stderr string, cod
 	t.Helper()
 	var out, errb bytes.Buffer
 	args = append(args, "--server", f.url, "--tools-dir", f.toolsDir)
+	if args[0] == "x" {
+		// Signed with the key the fleet's worker trusts.
+		args = append(args, "--signing-key", enginetest.KeyFile(t))
+	}
 	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb)
 	return out.String(), errb.String(), code
 }
@@ -150,7 +154,7 @@ func TestCancelRemoteRun(t *testing.T) {
 		t.Fatalf("x --detach: exit %d\n%s", code, stderr)
 	}
 	id := strings.TrimSpace(stdout)
-	e, err := engine.Open(context.Background(), engine.Config{Server: f.url})
+	e, err := engine.Open(context.Background(), engine.Config{Server: f.url, SigningKey: enginetest.Key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +334,7 @@ func TestStockNATSServer(t *testing.T) {
 	var e *engine.Engine
 	enginetest.WaitFor(t, "nats-server accepting clients", time.Minute, func(ctx context.Context) (bool, error) {
 		var err error
-		e, err = engine.Open(ctx, engine.Config{Server: url})
+		e, err = engine.Open(ctx, engine.Config{Server: url, SigningKey: enginetest.Key(t)})
 		return err == nil, err
 	})
 	t.Cleanup(func() { e.Close() })

@@ -169,6 +169,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		newServerCommand(g),
 		newRunsCommand(g),
 		newWorkersCommand(g),
+		newKeysCommand(g),
 	)
 	cfgPath, explicit := configPath(configFromArgs(args))
 	cfg, err := loadConfig(cfgPath, explicit)

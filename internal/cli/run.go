@@ -25,7 +25,7 @@ func startRun(ctx context.Context, g *globalOptions, out string, detach bool, co
 		Tasks: []engine.TaskPlan{plan},
 	}
 	if detach {
-		e, err := g.engine.connect(ctx, g.logger())
+		e, err := g.engine.connectSubmitter(ctx, g.logger())
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func startRun(ctx context.Context, g *globalOptions, out string, detach bool, co
 	}
 	var e *engine.Engine
 	if g.engine.remote() {
-		e, err = g.engine.connect(ctx, g.logger())
+		e, err = g.engine.connectSubmitter(ctx, g.logger())
 	} else {
 		e, err = openLocal(ctx, rec.dir)
 	}

@@ -109,6 +109,7 @@ func newToolCommand(g *globalOptions, d *tool.Definition) *cobra.Command {
 	f.StringVar(&opts.Pool, "pool", "default", "run on the workers of this `POOL`")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "chunks a local run runs at once (default: number of CPUs)")
 	f.StringVar(&opts.RawLimit, "raw-limit", "100MiB", "cap the raw output kept in raw/ per attempt (0: keep none)")
+	signingKeyFlag(cmd, &g.engine.SigningKey)
 	unified, own := pflag.NewFlagSet("unified", pflag.ContinueOnError), pflag.NewFlagSet(d.Name, pflag.ContinueOnError)
 	for _, o := range d.OptionSet() {
 		fs := own

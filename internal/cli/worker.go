@@ -51,6 +51,10 @@ type workerOptions struct {
 	// templates, configs); every other file-naming option is refused.
 	// Defaults to none: no chunk may name a file.
 	AllowDirs []string
+	// Trust are files of trusted submitters' public keys. Defaults to the
+	// local signing key when every server URL is on loopback; required
+	// otherwise.
+	Trust []string
 
 	concurrencyGiven bool
 }
@@ -93,6 +97,7 @@ chunk is dead-lettered with the reason before anything runs.`,
 	f.StringVar(&opts.ID, "id", "", "worker id (default host-pid)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
 	f.StringArrayVar(&opts.AllowDirs, "allow-dir", nil, "directory whose files chunks may name: wordlists, templates, configs (repeatable; default none: every file-naming option is refused)")
+	f.StringArrayVar(&opts.Trust, "trust", nil, "run only chunks signed by the public keys in `FILE` (repeatable; default on loopback: the local key)")
 	return cmd
 }
 
@@ -128,6 +133,14 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		return usageError{withHint(fmt.Errorf("--allow-dir: %w", err), "give existing directories as absolute paths, e.g. --allow-dir /srv/wordlists")}
 	}
 	cfg.Policy = policy
+	if !g.engine.remote() {
+		return usageError{withHint(errors.New("no server"), "give --server URL (or SORTIE_SERVER, or server: in the config file)")}
+	}
+	// Trust is settled before connecting: off loopback, a worker that
+	// trusts no one refuses to start.
+	if cfg.Trust, err = workerTrust(opts.Trust, g.engine.Server, log); err != nil {
+		return err
+	}
 	e, err := connectRetrying(ctx, g, log, sigs)
 	if err != nil {
 		return err

@@ -206,9 +206,13 @@ func (a *Attempt) Unclaim(ctx context.Context) error {
 // idempotent, so a redelivery replays them safely.
 func (e *Engine) complete(ctx context.Context, c *Chunk, rec *ChunkRecord) error {
 	if rec.Continuation != "" && len(rec.Remainder) > 0 {
-		n := *c
-		n.ID, n.Parent, n.Index, n.Targets = rec.Continuation, c.ID, -1, rec.Remainder
-		if err := e.enqueue(ctx, []*Chunk{&n}); err != nil {
+		// The continuation carries c's signed form and names the targets
+		// left: a worker cannot sign, and need not.
+		n, err := c.continuation(rec.Continuation, rec.Remainder)
+		if err != nil {
+			return err
+		}
+		if err := e.enqueue(ctx, []*Chunk{n}); err != nil {
 			return err
 		}
 	}

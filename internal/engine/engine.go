@@ -19,6 +19,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sortie-sec/sortie/internal/signing"
 )
 
 // Config says which engine to use and how to reach it.
@@ -46,6 +48,9 @@ type Config struct {
 	// Replicas is the replication factor of the streams and buckets sortie
 	// creates. Defaults to 1; use 3 on a three-node cluster.
 	Replicas int
+	// SigningKey signs the chunks this process submits; workers run only
+	// chunks signed by a key they trust. Defaults to none: Submit fails.
+	SigningKey *signing.Key
 	// Name is the client name shown by the server. Defaults to "sortie".
 	Name string
 	// Logger receives connection events. Defaults to discarding them.
@@ -245,3 +250,7 @@ func redactURL(s string) string {
 	u.User = url.User("REDACTED")
 	return u.String()
 }
+
+// SigningKey is the key this engine's submits are signed with; nil when
+// it has none.
+func (e *Engine) SigningKey() *signing.Key { return e.cfg.SigningKey }

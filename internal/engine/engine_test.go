@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,7 +142,22 @@ func TestContinuationJoinsTheFanIn(t *testing.T) {
 	t.Parallel()
 	e := open(t)
 	ctx := context.Background()
-	c := submit(t, e, "r4", 3, 0)[0]
+	submit(t, e, "r4", 3, 0)
+	q, err := e.Queue(ctx, engine.QueueConfig{Pool: engine.DefaultPool, Lease: 5 * time.Second, MaxAckPending: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The chunk as a worker gets it: verified, so it keeps its signed
+	// form for the continuation.
+	d, err := q.Next(ctx, 2*time.Second)
+	if err != nil || d == nil {
+		t.Fatalf("next: %v %v", d, err)
+	}
+	if err := d.Verify(enginetest.Trust(t)); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Ack(ctx)
+	c := d.Chunk
 	a, err := e.Claim(ctx, c, "w1", 3)
 	if err != nil {
 		t.Fatal(err)
@@ -153,24 +169,21 @@ func TestContinuationJoinsTheFanIn(t *testing.T) {
 	if tr.State != engine.TaskRunning || len(tr.Continuations) != 1 || tr.Continuations["0r1"] {
 		t.Fatalf("task must wait for the continuation: %+v", tr)
 	}
-	q, err := e.Queue(ctx, engine.QueueConfig{Pool: engine.DefaultPool, Lease: 5 * time.Second, MaxAckPending: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The planned chunk's message was never acknowledged in this test:
-	// both it and the continuation are in the queue.
 	var cont *engine.Chunk
 	for cont == nil {
 		d, err := q.Next(ctx, 2*time.Second)
 		if err != nil || d == nil {
 			t.Fatalf("next: %v %v", d, err)
 		}
+		if err := d.Verify(enginetest.Trust(t)); err != nil {
+			t.Fatalf("verify the continuation: %v", err)
+		}
 		if d.Chunk.ID == "0r1" {
 			cont = d.Chunk
 		}
 		_ = d.Ack(ctx)
 	}
-	if cont.Parent != "0" || len(cont.Targets) != 2 || cont.Index != -1 {
+	if cont.Parent != "0" || cont.Index != -1 || strings.Join(cont.Targets, ",") != "t1,t2" {
 		t.Fatalf("continuation %+v", cont)
 	}
 	b, err := e.Claim(ctx, cont, "w2", 3)

@@ -57,6 +57,10 @@ type Chunk struct {
 	Timeout     time.Duration `json:"timeout,omitempty"`
 	MemoryLimit int64         `json:"memory_limit,omitempty"`
 	StopGrace   time.Duration `json:"stop_grace,omitempty"`
+
+	// sig is the chunk's signed form: set by Submit, and by Verify on a
+	// delivery. A chunk without it cannot be enqueued.
+	sig *signed
 }
 
 // Key is the chunk's key in the chunk bucket and its message id.

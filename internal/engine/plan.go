@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -72,6 +71,9 @@ func (t TaskPlan) Chunks(run string) []*Chunk {
 // their key as message id.
 func (e *Engine) Submit(ctx context.Context, p Plan) error {
 	run := p.Run
+	if e.cfg.SigningKey == nil {
+		return errors.New("engine: no signing key: workers run only signed chunks")
+	}
 	if !validToken(run.ID) {
 		return fmt.Errorf("engine: bad run id %q", run.ID)
 	}
@@ -97,9 +99,14 @@ func (e *Engine) Submit(ctx context.Context, p Plan) error {
 		run.Tasks = append(run.Tasks, t.ID)
 		chunks[i] = t.Chunks(run.ID)
 		for _, c := range chunks[i] {
-			if b, _ := json.Marshal(c); len(b) > MaxChunkBytes {
+			b, err := json.Marshal(c)
+			if err != nil {
+				return fmt.Errorf("engine: encode a chunk of task %s: %w", t.ID, err)
+			}
+			if len(b) > MaxChunkBytes {
 				return fmt.Errorf("engine: a chunk of task %s is %d bytes, more than %d: use a smaller chunk size", t.ID, len(b), MaxChunkBytes)
 			}
+			c.sign(e.cfg.SigningKey, b)
 		}
 	}
 	if err := e.createJSON(ctx, e.runs, run.ID, run); err != nil {
@@ -122,15 +129,15 @@ func (e *Engine) Submit(ctx context.Context, p Plan) error {
 	return nil
 }
 
-// enqueue publishes chunk messages and waits until the stream has them all.
+// enqueue publishes signed chunk messages and waits until the stream has them all.
 func (e *Engine) enqueue(ctx context.Context, cs []*Chunk) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(cs))
 	for _, c := range cs {
-		b, err := json.Marshal(c)
+		m, err := c.message()
 		if err != nil {
 			return err
 		}
-		f, err := e.js.PublishMsgAsync(&nats.Msg{Subject: workSubject(c.Pool), Data: b}, jetstream.WithMsgID(c.Key()))
+		f, err := e.js.PublishMsgAsync(m, jetstream.WithMsgID(c.Key()))
 		if err != nil {
 			return fmt.Errorf("engine: enqueue chunk %s: %w", c.Key(), err)
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/sortie-sec/sortie/internal/signing"
 )
 
 // A worker that wrote its result with a continuation and died before
@@ -14,7 +16,11 @@ import (
 func TestReplayEnqueuesTheContinuation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e, err := Open(ctx, Config{Dir: t.TempDir()})
+	key, err := signing.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(ctx, Config{Dir: t.TempDir(), SigningKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +30,8 @@ func TestReplayEnqueuesTheContinuation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := tp.Chunks("r1")[0]
+	body, _ := json.Marshal(c)
+	c.sign(key, body) // as Submit did, and a worker's Verify does
 	a, err := e.Claim(ctx, c, "w1", 3)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +56,9 @@ func TestReplayEnqueuesTheContinuation(t *testing.T) {
 		d, err := q.Next(ctx, 2*time.Second)
 		if err != nil || d == nil {
 			t.Fatalf("next: %v %v", d, err)
+		}
+		if err := d.Verify(signing.NewTrust(key.Public())); err != nil {
+			t.Fatal(err)
 		}
 		if d.Chunk.ID == "0r1" {
 			cont = d.Chunk

@@ -86,10 +86,8 @@ func (q *Queue) Next(ctx context.Context, wait time.Duration) (*Delivery, error)
 			d.DecodeErr = fmt.Errorf("chunk message of %d bytes is larger than %d", d.Size, MaxChunkBytes)
 			return d, nil
 		}
+		// Decoded only: nothing may be done with the chunk until Verify.
 		d.Chunk, d.DecodeErr = DecodeChunk(msg.Data())
-		if d.DecodeErr == nil && d.Chunk.Pool != q.pool {
-			d.DecodeErr = fmt.Errorf("chunk for pool %q arrived on pool %q", d.Chunk.Pool, q.pool)
-		}
 		return d, nil
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sortie-sec/sortie/internal/engine"
+	"github.com/sortie-sec/sortie/internal/signing"
 	"github.com/sortie-sec/sortie/internal/tool"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
@@ -150,7 +151,7 @@ func Locate(t testing.TB) func(*tool.Definition) (string, error) {
 // Embedded starts an embedded engine with its store in a test directory.
 func Embedded(t testing.TB) *engine.Engine {
 	t.Helper()
-	e, err := engine.Open(context.Background(), engine.Config{Dir: t.TempDir()})
+	e, err := engine.Open(context.Background(), engine.Config{Dir: t.TempDir(), SigningKey: Key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +166,9 @@ func Embedded(t testing.TB) *engine.Engine {
 func StartWorker(t testing.TB, e *engine.Engine, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	cfg.Engine = e
+	if cfg.Trust == nil {
+		cfg.Trust = Trust(t)
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = Registry(t)
 	}
@@ -207,4 +211,76 @@ func Main(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+var (
+	keyOnce sync.Once
+	key     *signing.Key
+	keyErr  error
+)
+
+// Key is the test binary's submitter key: Embedded signs with it, and
+// StartWorker, Worker and TrustFile trust it.
+func Key(t testing.TB) *signing.Key {
+	t.Helper()
+	keyOnce.Do(func() { key, keyErr = signing.Generate() })
+	if keyErr != nil {
+		t.Fatal(keyErr)
+	}
+	return key
+}
+
+// Trust trusts exactly Key.
+func Trust(t testing.TB) *signing.Trust { return signing.NewTrust(Key(t).Public()) }
+
+// TrustFile writes Key's public key to a new trust file for "sortie
+// worker --trust".
+func TrustFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "trusted.keys")
+	if err := os.WriteFile(p, []byte(Key(t).Public().String()+" enginetest\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// KeyFile saves Key to a new private key file for "sortie x
+// --signing-key".
+func KeyFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "signing.key")
+	if err := signing.SaveKey(p, Key(t)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// RecordingLocate is Locate with the fake tool linked into a directory of
+// its own, where it records each run's targets; invocations returns them,
+// one line per run of the tool.
+func RecordingLocate(t testing.TB) (locate func(*tool.Definition) (string, error), invocations func() []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "faketool")
+	if err := os.Symlink(FakeTool(t), bin); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "invocations")
+	if err := os.WriteFile(log, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locate = func(d *tool.Definition) (string, error) {
+		if d.Binary != "faketool" {
+			return "", &os.PathError{Op: "locate", Path: d.Binary, Err: os.ErrNotExist}
+		}
+		return bin, nil
+	}
+	invocations = func() []string {
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(b)), " ", "_"))
+	}
+	return locate, invocations
 }

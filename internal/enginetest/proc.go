@@ -171,10 +171,10 @@ func Server(t testing.TB, dir string, extra ...string) (*Proc, string) {
 }
 
 // Worker starts "sortie worker" against url with the fake tool in its
-// registry, logging JSON; extra flags follow (--lease 3s, ...).
+// registry, trusting Key, logging JSON; extra flags follow (--lease 3s, ...).
 func Worker(t testing.TB, name, url string, extra ...string) *Proc {
 	t.Helper()
-	args := append([]string{"worker", "--server", url, "--tools-dir", ToolsDir(t), "--id", name, "--log-format", "json"}, extra...)
+	args := append([]string{"worker", "--server", url, "--tools-dir", ToolsDir(t), "--id", name, "--log-format", "json", "--trust", TrustFile(t)}, extra...)
 	p := Start(t, name, args...)
 	p.WaitOutput(t, `"msg":"worker started"`, 60*time.Second)
 	return p

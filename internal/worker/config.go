@@ -16,6 +16,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/metrics"
+	"github.com/sortie-sec/sortie/internal/signing"
 	"github.com/sortie-sec/sortie/internal/tool"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	Engine *engine.Engine
 	// Registry holds the only tools this worker runs. Required.
 	Registry *tool.Registry
+	// Trust holds the submitters' public keys: a chunk runs only if one of
+	// them signed it. Required, with at least one key.
+	Trust *signing.Trust
 	// Locate finds a tool's binary. Required.
 	Locate func(*tool.Definition) (string, error)
 	// Policy is what the worker accepts from chunks beyond the checks every
@@ -145,6 +149,9 @@ func (c Config) validate() error {
 	}
 	if c.Registry == nil {
 		errs = append(errs, errors.New("no tool registry"))
+	}
+	if c.Trust.Len() == 0 {
+		errs = append(errs, errors.New("no trusted submitter keys: chunks are run only when signed by a trusted key"))
 	}
 	if c.Locate == nil {
 		errs = append(errs, errors.New("no tool locator"))

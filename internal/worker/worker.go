@@ -94,7 +94,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.heartbeats(started)
 	}()
 	go w.loop(q)
-	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "lease", w.cfg.Lease.String(), "grace", w.cfg.Grace.String(), "eviction", w.cfg.Eviction)
+	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "lease", w.cfg.Lease.String(), "grace", w.cfg.Grace.String(), "eviction", w.cfg.Eviction, "trusted_keys", w.cfg.Trust.Len())
 	return nil
 }
 
@@ -256,6 +256,12 @@ func (w *Worker) beat(started time.Time) {
 // handle takes one delivery from validation to acknowledgement.
 func (w *Worker) handle(d *engine.Delivery) {
 	ctx := w.runCtx
+	// The signature first: until it is verified, the message is the
+	// sender's claim and nothing is done with the chunk it names.
+	if err := d.Verify(w.cfg.Trust); err != nil {
+		w.reject(ctx, d, err)
+		return
+	}
 	if d.NumDelivered > 1 {
 		w.m.redeliveries.With(w.cfg.Pool).Inc()
 	}
@@ -366,6 +372,25 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 	}
 	w.m.chunks.With(w.cfg.Pool, string(engine.ChunkAbandoned)).Inc()
 	w.m.abandoned.With(w.cfg.Pool).Inc()
+	_ = d.Term(reason)
+}
+
+// reject dead-letters a message whose signature failed and removes it for
+// good. Unlike deadLetter it settles no chunk and publishes no finding: the
+// names in an unverified message are only a claim, and honouring them
+// would let anyone end another submitter's chunk. The dead letter belongs
+// to no run; its payload shows what the message claimed.
+func (w *Worker) reject(ctx context.Context, d *engine.Delivery, err error) {
+	reason := "signature check failed: " + err.Error()
+	sensitive := w.sensitiveOption(d.Chunk)
+	payload := d.Payload(func(b []byte, max int) string { return redact.Payload(b, sensitive, max) })
+	dl := engine.DeadLetter{Pool: d.Pool, Reason: reason, Worker: w.cfg.ID, Payload: payload}
+	w.log.Warn("chunk rejected", "reason", reason)
+	if err := w.cfg.Engine.DeadLetter(ctx, dl); err != nil {
+		w.log.Warn("store dead letter", "err", err)
+		return // not acknowledged: retried on redelivery
+	}
+	w.m.rejected.With(w.cfg.Pool).Inc()
 	_ = d.Term(reason)
 }
 

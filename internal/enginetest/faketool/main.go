@@ -13,6 +13,10 @@
 // redaction tests: in each url, percent-encoded and JSON-escaped; in a
 // history file under its HOME (as ffuf keeps one); on stderr; and it then
 // exits with status 3.
+//
+// When a file named "invocations" exists next to the path it was started
+// by (a test links the tool into a directory of its own), each run appends
+// its targets to it as one line: a test can prove the tool never started.
 package main
 
 import (
@@ -57,6 +61,7 @@ func main() {
 	for sc.Scan() {
 		targets = append(targets, sc.Text())
 	}
+	record(targets)
 	if *killParent || *killParentOn != "" && slices.Contains(targets, *killParentOn) {
 		_ = syscall.Kill(os.Getppid(), syscall.SIGKILL)
 	}
@@ -112,4 +117,14 @@ func escapeAll(s string) string {
 		fmt.Fprintf(&b, "\\u%04x", c)
 	}
 	return b.String()
+}
+
+// record appends targets to the invocations file, if there is one.
+func record(targets []string) {
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(os.Args[0]), "invocations"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, strings.Join(targets, " "))
 }
