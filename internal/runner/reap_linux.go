@@ -132,49 +132,82 @@ func signalProcess(pid int, start uint64, sig syscall.Signal) bool {
 	return errno == 0
 }
 
-// reapKilled reaps the processes killTree returned once they are children of
-// this process (re-parented to it as a subreaper): each is waited for by
+// reapMu serialises the reaping of processes that are no exec.Cmd's, so
+// that between checking that a pid still names a process to reap and
+// reaping it, no other Run can reap it and let the pid be reused.
+var reapMu sync.Mutex
+
+// reapKilled reaps the processes killTree returned once they are children
+// of this process (re-parented to it as a subreaper): each is waited for by
 // its pid, never with a wildcard, so the exit status of an exec.Cmd of this
 // process is never taken. It returns when none is left that this process
-// must reap, or at deadline; a process whose parent is not this process is
-// its parent's to reap.
-func reapKilled(list []proc, deadline time.Time) {
+// must reap, or at deadline, returning those left (a process stuck in the
+// kernel, or slow to tear down a large address space). A process whose
+// parent is not this process, nor one of the list that is dying, is its
+// parent's to reap.
+func reapKilled(list []proc, deadline time.Time) []proc {
 	self := os.Getpid()
 	var s procScanner
-	for len(list) > 0 && time.Now().Before(deadline) {
-		progress := false
+	for {
+		dying := map[int]bool{}
+		for _, k := range list {
+			dying[k.pid] = true
+		}
 		kept := list[:0]
 		for _, k := range list {
-			p, ok := s.stat(k.pid)
-			switch {
-			case !ok || p.start != k.start:
-				progress = true // gone
-			case p.ppid == self:
-				// Ours and killed: it exits promptly, and only we can
-				// reap it, so the pid cannot be reused under us.
-				waitPid(k.pid)
-				progress = true
-			default:
-				kept = append(kept, k) // its parent is dying or is another process
+			switch reapOne(&s, self, k) {
+			case reapRetry:
+				kept = append(kept, k)
+			case reapOtherParent:
+				if p, ok := s.stat(k.pid); ok && p.start == k.start && dying[p.ppid] {
+					kept = append(kept, k) // ours once its parent is reaped
+				}
 			}
 		}
 		list = kept
-		if !progress {
-			// Killed parents that were ours have been reaped, so their
-			// children are ours by now: what is left has another parent.
-			return
+		if len(list) == 0 || time.Now().After(deadline) {
+			return list
 		}
+		// Polling a condition: SIGKILLed processes exit within moments.
+		time.Sleep(time.Millisecond)
 	}
 }
 
-// waitPid reaps the child pid, waiting for it to exit.
-func waitPid(pid int) {
+type reapOutcome int
+
+const (
+	reapDone        reapOutcome = iota // reaped, or gone
+	reapRetry                          // ours but not exited yet
+	reapOtherParent                    // not (yet) this process's child
+)
+
+// reapOne reaps k if it is an exited child of this process.
+func reapOne(s *procScanner, self int, k proc) reapOutcome {
+	reapMu.Lock()
+	defer reapMu.Unlock()
+	p, ok := s.stat(k.pid)
+	switch {
+	case !ok || p.start != k.start:
+		return reapDone
+	case p.ppid != self:
+		return reapOtherParent
+	case !p.zombie:
+		return reapRetry
+	}
+	// An exited child of ours, which only a holder of reapMu reaps: the
+	// pid names it until this call returns. A leader shows as a zombie
+	// before its other threads have exited, and cannot be reaped until
+	// they have: then the wait reaps nothing, and the check below retries.
 	var info [128]byte // siginfo_t, unused
 	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info)), syscall.WEXITED, 0, 0)
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(k.pid),
+			uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOHANG, 0, 0)
 		if errno != syscall.EINTR {
-			return
+			break
 		}
 	}
+	if p, ok := s.stat(k.pid); ok && p.start == k.start {
+		return reapRetry
+	}
+	return reapDone
 }

@@ -568,7 +568,8 @@ func (p *process) finish(res *Result) {
 	//     that carry the Run's marker (a double fork).
 	//  3. Reap the tool; then reap the killed processes that are now this
 	//     process's children, each by its pid, so no zombie is left and no
-	//     other exec.Cmd's status is taken.
+	//     other exec.Cmd's status is taken. Those not dead after WaitDelay
+	//     are left to a goroutine that keeps trying for a minute.
 	//  4. Close our stdin end, then wait for the pipes to reach EOF (the
 	//     killed grandchildren close them) for at most WaitDelay; after that
 	//     the readers drain what is buffered and stop, so an escaped process
@@ -583,7 +584,10 @@ func (p *process) finish(res *Result) {
 	var scan procScanner
 	victims := killTree(&scan, p.tree, sampled.seen)
 	_ = p.cmd.Wait() // the status is in ProcessState; *ExitError adds nothing
-	reapKilled(victims, time.Now().Add(p.spec.WaitDelay))
+	if rest := reapKilled(victims, time.Now().Add(p.spec.WaitDelay)); len(rest) > 0 {
+		// Killed but slow to die: reaped in the background, for a while.
+		go reapKilled(rest, time.Now().Add(time.Minute))
+	}
 	if ps := p.cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
