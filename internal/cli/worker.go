@@ -3,10 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,8 +40,8 @@ type workerOptions struct {
 	WorkDir string
 	// ID names the worker. Defaults to host-pid.
 	ID string
-	// MetricsAddr serves Prometheus metrics on /metrics. Defaults to none.
-	MetricsAddr string
+	// Metrics serves Prometheus metrics on /metrics. Defaults to none.
+	Metrics metricsOptions
 
 	concurrencyGiven bool
 }
@@ -79,7 +76,7 @@ workers take its chunks over when they expire.`,
 	f.IntVar(&opts.MaxAckPending, "max-ack-pending", 1024, "chunks in flight across the pool")
 	f.StringVar(&opts.WorkDir, "work-dir", "", "directory for the tools' working directories (default $TMPDIR/sortie-work)")
 	f.StringVar(&opts.ID, "id", "", "worker id (default host-pid)")
-	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
+	opts.Metrics.flags(f)
 	return cmd
 }
 
@@ -107,6 +104,9 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return usageError{err}
 	}
+	if _, err := opts.Metrics.token(); err != nil {
+		return err // before connecting: a usage error is not retried
+	}
 	e, err := connectRetrying(ctx, g, log, sigs)
 	if err != nil {
 		return err
@@ -127,8 +127,8 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return usageError{err}
 	}
-	if opts.MetricsAddr != "" {
-		stop, err := serveMetrics(opts.MetricsAddr, reg.Handler(), log)
+	if opts.Metrics.Addr != "" {
+		stop, err := serveMetrics(opts.Metrics, reg.Handler(), log)
 		if err != nil {
 			return err
 		}
@@ -166,20 +166,6 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		killed = true
 		return errors.New("worker killed by a second signal")
 	}
-}
-
-// serveMetrics serves h on addr/metrics until stop is called.
-func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("metrics served", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
 }
 
 // connectRetrying connects to the server, retrying until it answers or a

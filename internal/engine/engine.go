@@ -177,6 +177,11 @@ func (e *Engine) connect() error {
 			return fmt.Errorf("nkey seed %s: %w", e.cfg.NKeySeedFile, err)
 		}
 		opts = append(opts, o)
+		// Replies come to inboxes only this key may subscribe to (the
+		// roles' permissions), not to the "_INBOX.>" every client shares.
+		if pub, err := seedPublicKey(e.cfg.NKeySeedFile); err == nil {
+			opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(pub)))
+		}
 	}
 	if e.cfg.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(e.cfg.TLSCA))

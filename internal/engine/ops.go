@@ -79,6 +79,13 @@ func (s *Server) Connect(ctx context.Context, replicas int) (*Engine, error) {
 	if s.token != "" {
 		opts = append(opts, nats.Token(s.token))
 	}
+	if s.auth != nil {
+		o, err := nats.NkeyOptionFromSeed(s.auth.SeedFile(RoleOperator))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o, nats.CustomInboxPrefix(InboxPrefix(s.auth.Keys[RoleOperator])))
+	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, err
