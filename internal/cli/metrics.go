@@ -32,6 +32,9 @@ func (o *metricsOptions) flags(f *pflag.FlagSet) {
 // metricsToken reads the token the metrics endpoint requires: none on
 // loopback without a token file, and a refusal off loopback without one.
 func (o *metricsOptions) token() (string, error) {
+	if o.Addr == "" {
+		return "", nil
+	}
 	if o.TokenFile == "" {
 		host, _, err := net.SplitHostPort(o.Addr)
 		if err != nil {

@@ -128,10 +128,8 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 			return usageError{err}
 		}
 	}
-	if opts.Metrics.Addr != "" {
-		if _, err := opts.Metrics.token(); err != nil {
-			return err
-		}
+	if _, err := opts.Metrics.token(); err != nil {
+		return err
 	}
 	clusterPassword, err := opts.clusterPassword()
 	if err != nil {
