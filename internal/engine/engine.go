@@ -78,6 +78,9 @@ type Engine struct {
 	cancels  jetstream.KeyValue
 	log      *slog.Logger
 	lockFile *os.File
+	// mayWriteChunks is false for an identity that may not write chunk
+	// records (a submitter): CancelRun leaves settling to the workers.
+	mayWriteChunks bool
 }
 
 // ErrLocked means another sortie process holds the embedded store.
@@ -89,10 +92,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, log: cfg.Logger}
 	var err error
+	e.mayWriteChunks = true
 	if cfg.Server == "" {
 		err = e.startEmbedded()
-	} else {
-		err = e.connect()
+	} else if err = e.connect(); err == nil {
+		e.probePermissions(ctx)
 	}
 	if err != nil {
 		e.Close()

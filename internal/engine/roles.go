@@ -73,8 +73,10 @@ func kvWrite(bucket string) string { return "$KV." + bucket + ".>" }
 //   - both: Open's setup reads every stream's and bucket's info (it creates
 //     none when they exist); Run, Runs, Tasks, Chunks, Workers, Cancelled
 //     read buckets (direct gets, watches); the events stream is written.
+//   - both: Open asks the server for its own permissions ($SYS.REQ.USER.INFO).
 //   - submitter: Submit writes run and task records and publishes work;
-//     CancelRun writes the run record and the cancel flag; Follow*,
+//     CancelRun writes the run record and the cancel flag (the workers
+//     settle the chunks, finding the flag raised); Follow*,
 //     ReadFindings and DeadLetters read streams; Queues lists the pools'
 //     consumers.
 //   - worker: Queue creates or updates its pool's durable consumer, Next
@@ -88,7 +90,7 @@ func kvWrite(bucket string) string { return "$KV." + bucket + ".>" }
 // work consumer, or reach another account.
 func RolePermissions(role Role, pub string) *server.Permissions {
 	var pubs []string
-	common := []string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + WorkStream}
+	common := []string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + WorkStream, userInfoSubject}
 	for _, s := range []string{FindingsStream, EventsStream, DeadStream, kvRuns, kvTasks, kvChunks, kvWorkers, kvCancel} {
 		common = append(common, readStream(s)...)
 	}
