@@ -73,15 +73,20 @@ func serveMetrics(o metricsOptions, h http.Handler, log *slog.Logger) (stop func
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", o.Addr)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", requireBearer(tok, h))
+	return serveMux(o.Addr, mux, tok != "", log)
+}
+
+// serveMux serves mux on addr until stop is called.
+func serveMux(addr string, mux *http.ServeMux, withToken bool, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", requireBearer(tok, h))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("metrics served", "addr", ln.Addr().String(), "token", tok != "")
+	log.Info("metrics served", "addr", ln.Addr().String(), "token", withToken)
 	return func() { srv.Close() }, nil
 }
 

@@ -53,6 +53,8 @@ type serverOptions struct {
 	// AuthDir holds one nkey per role and the route password, generated
 	// on first start. Defaults to none (no roles).
 	AuthDir string
+	// AuthInit creates AuthDir and exits without serving.
+	AuthInit bool
 	// Monitor is the NATS monitoring address. Defaults to none.
 	Monitor string
 	// SyncAlways fsyncs every write.
@@ -105,6 +107,7 @@ well; docs/engine.md lists what sortie creates.`,
 	f.StringVar(&opts.ClusterPassword, "cluster-password", "", "route password (prefer SORTIE_CLUSTER_PASSWORD: flags show in ps)")
 	f.StringVar(&opts.ClusterPasswordFile, "cluster-password-file", "", "`FILE` holding the route password, the same on every member")
 	f.StringVar(&opts.AuthDir, "auth-dir", "", "`DIR` of role nkeys (operator, submitter, worker) and route password, generated on first start")
+	f.BoolVar(&opts.AuthInit, "auth-init", false, "create the --auth-dir keys and exit (to copy them into Secrets)")
 	f.StringVar(&opts.Monitor, "monitor", "", "NATS monitoring endpoint `HOST:PORT` (/varz, /jsz)")
 	f.BoolVar(&opts.SyncAlways, "sync-always", false, "fsync every write (survives power loss; slower)")
 	opts.Metrics.flags(f)
@@ -145,12 +148,24 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 			return usageError{withHint(fmt.Errorf("--auth-dir: %w", err), "give a directory of your own, mode 0700, without symlinks")}
 		}
 	}
+	if opts.AuthInit {
+		if auth == nil {
+			return usagef("--auth-init needs --auth-dir DIR")
+		}
+		if len(auth.Generated) == 0 {
+			fmt.Fprintf(g.stdout, "%s already holds every key; nothing generated\n", auth.Dir)
+			return nil
+		}
+		printRoles(g.stdout, auth)
+		return nil
+	}
 	srv, err := engine.StartServer(engine.ServerConfig{
 		Listen: opts.Listen, Data: data, Name: opts.Name, Token: g.engine.Token, NKeys: nkeys, Auth: auth,
 		ConfigFile: opts.NATSConfig, TLSCert: opts.TLSServerCert, TLSKey: opts.TLSServerKey, TLSCA: opts.TLSClientCA,
 		ClusterName: opts.ClusterName, ClusterListen: opts.ClusterListen, Routes: opts.Routes,
 		ClusterUser: opts.ClusterUser, ClusterPassword: clusterPassword,
-		Monitor: opts.Monitor, SyncAlways: opts.SyncAlways, Logger: log,
+		NKeySeedFile: g.engine.NKey,
+		Monitor:      opts.Monitor, SyncAlways: opts.SyncAlways, Logger: log,
 	})
 	if errors.Is(err, engine.ErrNoAuth) {
 		return usageError{withHint(err, listenerHints(err))}
@@ -161,7 +176,7 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	if opts.ClusterListen == "" && (auth != nil || nkeys == nil && opts.NATSConfig == "") {
+	if opts.ClusterListen == "" && (auth != nil || g.engine.NKey != "" || nkeys == nil && opts.NATSConfig == "") {
 		// Restricted roles cannot create streams or buckets: the server
 		// does it at start, when it can authenticate its own client. A
 		// cluster member would wait for its peers here; there, the first
@@ -327,7 +342,22 @@ func serveServerMetrics(ctx context.Context, srv *engine.Server, mo metricsOptio
 		}
 		reg.Handler().ServeHTTP(w, r)
 	})
-	stopHTTP, err := serveMetrics(mo, handler, log)
+	tok, err := mo.token()
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", requireBearer(tok, handler))
+	// Health for probes, without the token: only "ok" or the reason. NATS
+	// monitoring, which has it too, stays on loopback.
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := srv.Healthz(r.URL.Query().Get("js-enabled-only") == "true"); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	stopHTTP, err := serveMux(mo.Addr, mux, tok != "", log)
 	if err != nil {
 		return nil, err
 	}

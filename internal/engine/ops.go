@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -79,12 +80,15 @@ func (s *Server) Connect(ctx context.Context, replicas int) (*Engine, error) {
 	if s.token != "" {
 		opts = append(opts, nats.Token(s.token))
 	}
-	if s.auth != nil {
-		o, err := nats.NkeyOptionFromSeed(s.auth.SeedFile(RoleOperator))
+	if s.seed != "" {
+		o, err := nats.NkeyOptionFromSeed(s.seed)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("nkey seed %s: %w", s.seed, err)
 		}
-		opts = append(opts, o, nats.CustomInboxPrefix(InboxPrefix(s.auth.Keys[RoleOperator])))
+		opts = append(opts, o)
+		if pub, err := seedPublicKey(s.seed); err == nil {
+			opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(pub)))
+		}
 	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {

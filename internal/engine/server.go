@@ -40,6 +40,10 @@ type ServerConfig struct {
 	// its permissions, and the route password when ClusterPassword is
 	// empty. It excludes Token and NKeys. Defaults to none.
 	Auth *AuthDir
+	// NKeySeedFile is the nkey seed the server's own client (setup,
+	// metrics) authenticates with, when the users come from ConfigFile.
+	// Defaults to the auth directory's operator key, else Token.
+	NKeySeedFile string
 	// ClusterName, ClusterListen and Routes form a cluster: three servers
 	// with the same name, each listing the others' cluster addresses.
 	// Defaults to a single server.
@@ -73,8 +77,8 @@ const DefaultClusterUser = "sortie-route"
 // Server is a running "sortie server".
 type Server struct {
 	srv   *server.Server
-	token string   // for the server's own in-process client
-	auth  *AuthDir // idem, as the operator
+	token string // for the server's own in-process client
+	seed  string // idem, an nkey seed file (the operator's)
 }
 
 // StartServer starts the server and returns once it accepts clients.
@@ -192,11 +196,28 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		srv.Shutdown()
 		return nil, errors.New("start server: not accepting clients after 60s (see the log)")
 	}
-	return &Server{srv: srv, token: cfg.Token, auth: cfg.Auth}, nil
+	seed := cfg.NKeySeedFile
+	if seed == "" && cfg.Auth != nil {
+		seed = cfg.Auth.SeedFile(RoleOperator)
+	}
+	return &Server{srv: srv, token: cfg.Token, seed: seed}, nil
 }
 
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.srv.ClientURL() }
+
+// Healthz is nil when the server accepts clients with JetStream on and,
+// unless jsEnabledOnly, this member is current with the streams it holds.
+func (s *Server) Healthz(jsEnabledOnly bool) error {
+	h := s.srv.Healthz(&server.HealthzOptions{JSEnabledOnly: jsEnabledOnly})
+	if h.Status == "ok" {
+		return nil
+	}
+	if h.Error != "" {
+		return errors.New(h.Error)
+	}
+	return fmt.Errorf("status %s", h.Status)
+}
 
 // Shutdown stops the server; JetStream state is flushed to disk first.
 func (s *Server) Shutdown() {
