@@ -176,17 +176,27 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	if opts.ClusterListen == "" && (auth != nil || g.engine.NKey != "" || nkeys == nil && opts.NATSConfig == "") {
-		// Restricted roles cannot create streams or buckets: the server
-		// does it at start, when it can authenticate its own client. A
-		// cluster member would wait for its peers here; there, the first
-		// client with the operator role does it.
-		e, err := srv.Connect(ctx, g.engine.Replicas)
-		if err != nil {
-			srv.Shutdown()
-			return fmt.Errorf("create sortie's streams and buckets: %w", err)
+	// Restricted roles cannot create streams or buckets: the server does
+	// it at start, when it can authenticate its own client. A cluster
+	// member does it in the background: it waits for its peers.
+	setupCtx, stopSetup := context.WithCancel(ctx)
+	var setupDone sync.WaitGroup
+	defer func() { stopSetup(); setupDone.Wait() }()
+	if auth != nil || g.engine.NKey != "" || nkeys == nil && opts.NATSConfig == "" {
+		if opts.ClusterListen == "" {
+			e, err := srv.Connect(ctx, g.engine.Replicas)
+			if err != nil {
+				srv.Shutdown()
+				return fmt.Errorf("create sortie's streams and buckets: %w", err)
+			}
+			e.Close()
+		} else {
+			setupDone.Add(1)
+			go func() {
+				defer setupDone.Done()
+				setupInBackground(setupCtx, srv, g.engine.Replicas, log)
+			}()
 		}
-		e.Close()
 	}
 	if opts.Metrics.Addr != "" {
 		stop, err := serveServerMetrics(ctx, srv, opts.Metrics, g.engine.Replicas, log)
@@ -206,8 +216,31 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	case <-sigs:
 	}
 	log.Info("sortie server stopping")
+	stopSetup()
+	setupDone.Wait()
 	srv.Shutdown()
 	return nil
+}
+
+// setupInBackground creates sortie's streams and buckets once the cluster
+// has a JetStream leader, retrying until it succeeds or ctx ends.
+func setupInBackground(ctx context.Context, srv *engine.Server, replicas int, log *slog.Logger) {
+	wait := time.Second
+	for {
+		e, err := srv.Connect(ctx, replicas)
+		if err == nil {
+			e.Close()
+			log.Info("sortie's streams and buckets are ready")
+			return
+		}
+		log.Warn("cannot create sortie's streams and buckets yet; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 15*time.Second)
+	}
 }
 
 // clusterPassword is --cluster-password (or its environment variable), or
@@ -249,10 +282,10 @@ func listenerHints(err error) string {
 func printRoles(w io.Writer, a *engine.AuthDir) {
 	fmt.Fprintf(w, "generated role keys in %s (kept there; shown once):\n", a.Dir)
 	for _, r := range engine.Roles {
-		fmt.Fprintf(w, "  %-9s --nkey %s\n", string(r)+":", a.SeedFile(r))
+		fmt.Fprintf(w, "  %-11s --nkey %s\n", string(r)+":", a.SeedFile(r))
 	}
-	fmt.Fprintf(w, "  routes:   %s (the same file on every cluster member)\n", filepath.Join(a.Dir, engine.RoutePasswordFile))
-	fmt.Fprintf(w, "  stock NATS server: %s\n", filepath.Join(a.Dir, engine.RolesConfigFile))
+	fmt.Fprintf(w, "  routes:     %s (the same file on every cluster member)\n", filepath.Join(a.Dir, engine.RoutePasswordFile))
+	fmt.Fprintf(w, "  stock NATS: %s\n", filepath.Join(a.Dir, engine.RolesConfigFile))
 }
 
 // readNKeys reads public nkeys, one per line; # starts a comment.
