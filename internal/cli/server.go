@@ -247,7 +247,7 @@ func setupInBackground(ctx context.Context, srv *engine.Server, replicas int, lo
 // the content of --cluster-password-file.
 func (o *serverOptions) clusterPassword() (string, error) {
 	if o.ClusterPasswordFile == "" {
-		return o.ClusterPassword, nil
+		return strings.TrimSpace(o.ClusterPassword), nil
 	}
 	if o.ClusterPassword != "" {
 		return "", usagef("--cluster-password and --cluster-password-file exclude each other")
