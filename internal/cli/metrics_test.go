@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,4 +84,23 @@ func TestMetricsToken(t *testing.T) {
 	if _, err := serveMetrics(metricsOptions{Addr: "0.0.0.0:0", TokenFile: short}, reg.Handler(), log); err == nil {
 		t.Error("a 3-character token was accepted")
 	}
+}
+
+// Only the exact "Bearer TOKEN" header passes the metrics token check.
+func FuzzRequireBearer(f *testing.F) {
+	const tok = "scrape-token-0123456789"
+	for _, s := range []string{"", "Bearer " + tok, "bearer " + tok, "Bearer " + tok + " ", "Bearer", tok, "Basic " + tok} {
+		f.Add(s)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	h := requireBearer(tok, ok)
+	f.Fuzz(func(t *testing.T, auth string) {
+		req, _ := http.NewRequest("GET", "/metrics", nil)
+		req.Header["Authorization"] = []string{auth}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if passed := rec.Code == http.StatusOK; passed != (auth == "Bearer "+tok) {
+			t.Fatalf("Authorization %q: status %d", auth, rec.Code)
+		}
+	})
 }
