@@ -138,6 +138,10 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	if err != nil {
 		return err
 	}
+	if g.engine.Token != "" && opts.NKeysFile != "" {
+		return usageError{withHint(errors.New("a server token and --nkeys exclude each other (NATS would ignore the token)"),
+			"use one: --nkeys FILE, or SORTIE_SERVER_TOKEN; --auth-dir DIR gives roles")}
+	}
 	var auth *engine.AuthDir
 	if opts.AuthDir != "" {
 		if g.engine.Token != "" || opts.NKeysFile != "" {
