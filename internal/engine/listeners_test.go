@@ -116,6 +116,7 @@ func TestRogueRouteIsRefused(t *testing.T) {
 	routePort := ports[0]
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
+	members := make([]*engine.Server, 2)
 	for i := range ports {
 		wg.Add(1)
 		go func() {
@@ -132,7 +133,7 @@ func TestRogueRouteIsRefused(t *testing.T) {
 			if err == nil {
 				t.Cleanup(srv.Shutdown)
 			}
-			errs[i] = err
+			members[i], errs[i] = srv, err
 		}()
 	}
 	wg.Wait()
@@ -174,5 +175,19 @@ func TestRogueRouteIsRefused(t *testing.T) {
 	defer nc.Close()
 	if _, err := nc.Request("$JS.API.STREAM.INFO."+engine.WorkStream, nil, 2*time.Second); err == nil {
 		t.Fatal("a client of the rogue server reached the protected JetStream")
+	}
+
+	// Members advertise no addresses: a client keeps to the URLs it was
+	// given, and a server that joined could not redirect it.
+	cc, err := nats.Connect(members[0].ClientURL(), nats.Token("client-token-123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if ds := cc.DiscoveredServers(); len(ds) != 0 {
+		t.Errorf("the client was told of other servers: %v", ds)
 	}
 }
