@@ -84,7 +84,9 @@ authentication; NATS monitoring (--monitor) stays on loopback.
 --auth-dir DIR generates, on first start, one nkey per role (operator.nk,
 submitter.nk, worker.nk) with least-privilege permissions, a route password,
 and nats-roles.conf for a stock NATS server; clients connect with
---nkey DIR/ROLE.nk. Any NATS server 2.11 or newer with JetStream works as
+--nkey DIR/ROLE.nk. When the users come from --nats-config instead (the
+generated nats-roles.conf, say), --nkey FILE is the seed of the server's own
+client, which creates sortie's streams and buckets. Any NATS server 2.11 or newer with JetStream works as
 well; docs/engine.md lists what sortie creates.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
