@@ -78,9 +78,9 @@ type Engine struct {
 	cancels  jetstream.KeyValue
 	log      *slog.Logger
 	lockFile *os.File
-	// mayWriteChunks is false for an identity that may not write chunk
+	// noChunkWrites is set for an identity that may not write chunk
 	// records (a submitter): CancelRun leaves settling to the workers.
-	mayWriteChunks bool
+	noChunkWrites bool
 }
 
 // ErrLocked means another sortie process holds the embedded store.
@@ -92,7 +92,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, log: cfg.Logger}
 	var err error
-	e.mayWriteChunks = true
 	if cfg.Server == "" {
 		err = e.startEmbedded()
 	} else if err = e.connect(); err == nil {

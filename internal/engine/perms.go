@@ -16,7 +16,6 @@ const userInfoSubject = "$SYS.REQ.USER.INFO"
 // reply that a permission violation never sends. When the server does not
 // answer (events disabled, an old server), everything is assumed allowed.
 func (e *Engine) probePermissions(ctx context.Context) {
-	e.mayWriteChunks = true
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	msg, err := e.nc.RequestWithContext(ctx, userInfoSubject, nil)
@@ -30,7 +29,7 @@ func (e *Engine) probePermissions(ctx context.Context) {
 	if json.Unmarshal(msg.Data, &resp) != nil || resp.Data == nil {
 		return
 	}
-	e.mayWriteChunks = mayPublish(resp.Data.Permissions, "$KV."+ChunksBucket+".r.t.c")
+	e.noChunkWrites = !mayPublish(resp.Data.Permissions, "$KV."+ChunksBucket+".r.t.c")
 }
 
 // mayPublish applies NATS's rule: allowed when the allow list is empty or

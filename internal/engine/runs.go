@@ -223,7 +223,7 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (RunRecord, error) {
 		return run, fmt.Errorf("engine: cancel run %s: %w", id, err)
 	}
 	e.event(Event{Type: "run.cancel", Run: id})
-	if !e.mayWriteChunks {
+	if e.noChunkWrites {
 		// A submitter may not write chunk records: workers settle the
 		// chunks they fetch or take over, finding the flag raised.
 		return e.Run(ctx, id)
