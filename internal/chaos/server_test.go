@@ -88,7 +88,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 		}
 		n.proc = enginetest.Start(t, "server "+n.name, "server", "--listen", n.addr, "--data", t.TempDir(), "--log-level", "warn",
 			"--name", n.name, "--cluster-name", "chaos", "--cluster-listen", strings.TrimPrefix(n.route, "nats://"),
-			"--routes", strings.Join(routes, ","))
+			"--routes", strings.Join(routes, ","), "--cluster-password", "chaos-route-password")
 		urls = append(urls, "nats://"+n.addr)
 	}
 	for _, n := range nodes {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -41,13 +42,26 @@ type serverOptions struct {
 	// Cluster settings: name, route listener and the other members' routes.
 	ClusterName, ClusterListen string
 	Routes                     []string
+	// ClusterUser is the route user. Defaults to "sortie-route".
+	ClusterUser string
+	// ClusterPassword authenticates routes (prefer the environment,
+	// SORTIE_CLUSTER_PASSWORD). Defaults to ClusterPasswordFile's content.
+	ClusterPassword string
+	// ClusterPasswordFile holds the route password. Defaults to the auth
+	// directory's route.password, else none (clustering refused).
+	ClusterPasswordFile string
+	// AuthDir holds one nkey per role and the route password, generated
+	// on first start. Defaults to none (no roles).
+	AuthDir string
+	// AuthInit creates AuthDir and exits without serving.
+	AuthInit bool
 	// Monitor is the NATS monitoring address. Defaults to none.
 	Monitor string
 	// SyncAlways fsyncs every write.
 	SyncAlways bool
-	// MetricsAddr serves sortie's Prometheus metrics (queues, workers, dead
+	// Metrics serves sortie's Prometheus metrics (queues, workers, dead
 	// letters). Defaults to none.
-	MetricsAddr string
+	Metrics metricsOptions
 }
 
 func newServerCommand(g *globalOptions) *cobra.Command {
@@ -58,11 +72,22 @@ func newServerCommand(g *globalOptions) *cobra.Command {
 		Long: `Run a standalone NATS server with JetStream: the engine a fleet of workers and
 CLIs share (they connect with --server URL).
 
-It listens on loopback unless told otherwise, and refuses a non-loopback
-address without authentication: a token (SORTIE_SERVER_TOKEN or
---server-token), nkeys (--nkeys FILE), client certificates (--tls-client-ca),
-or accounts in a NATS config file (--nats-config). Any NATS server 2.11 or
-newer with JetStream works as well; docs/engine.md lists what sortie creates.`,
+It listens on loopback unless told otherwise, and refuses to start when a
+listener other than a loopback client port lacks authentication: the client
+port off loopback needs a token (SORTIE_SERVER_TOKEN or --server-token),
+nkeys (--auth-dir DIR or --nkeys FILE), client certificates (--tls-client-ca)
+or users in a NATS config file (--nats-config); cluster routes always need a
+route password (--cluster-password-file, SORTIE_CLUSTER_PASSWORD, or the one
+--auth-dir generates); websocket, leafnode, MQTT and gateway listeners need
+authentication; NATS monitoring (--monitor) stays on loopback.
+
+--auth-dir DIR generates, on first start, one nkey per role (operator.nk,
+submitter.nk, worker.nk) with least-privilege permissions, a route password,
+and nats-roles.conf for a stock NATS server; clients connect with
+--nkey DIR/ROLE.nk. When the users come from --nats-config instead (the
+generated nats-roles.conf, say), --nkey FILE is the seed of the server's own
+client, which creates sortie's streams and buckets. Any NATS server 2.11 or newer with JetStream works as
+well; docs/engine.md lists what sortie creates.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServer(cmd.Context(), g, opts)
@@ -79,10 +104,15 @@ newer with JetStream works as well; docs/engine.md lists what sortie creates.`,
 	f.StringVar(&opts.TLSClientCA, "tls-client-ca", "", "CA `FILE` that client certificates must chain to")
 	f.StringVar(&opts.ClusterName, "cluster-name", "sortie", "cluster name")
 	f.StringVar(&opts.ClusterListen, "cluster-listen", "", "cluster route `HOST:PORT` (turns clustering on)")
-	f.StringSliceVar(&opts.Routes, "routes", nil, "other members' routes, nats://host:port, comma-separated")
+	f.StringSliceVar(&opts.Routes, "routes", nil, "other members' routes, nats://host:port, comma-separated (the route credentials are added)")
+	f.StringVar(&opts.ClusterUser, "cluster-user", engine.DefaultClusterUser, "route user")
+	f.StringVar(&opts.ClusterPassword, "cluster-password", "", "route password (prefer SORTIE_CLUSTER_PASSWORD: flags show in ps)")
+	f.StringVar(&opts.ClusterPasswordFile, "cluster-password-file", "", "`FILE` holding the route password, the same on every member")
+	f.StringVar(&opts.AuthDir, "auth-dir", "", "`DIR` of role nkeys (operator, submitter, worker) and route password, generated on first start")
+	f.BoolVar(&opts.AuthInit, "auth-init", false, "create the --auth-dir keys and exit (to copy them into Secrets)")
 	f.StringVar(&opts.Monitor, "monitor", "", "NATS monitoring endpoint `HOST:PORT` (/varz, /jsz)")
 	f.BoolVar(&opts.SyncAlways, "sync-always", false, "fsync every write (survives power loss; slower)")
-	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
+	opts.Metrics.flags(f)
 	return cmd
 }
 
@@ -103,14 +133,48 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 			return usageError{err}
 		}
 	}
+	if _, err := opts.Metrics.token(); err != nil {
+		return err
+	}
+	clusterPassword, err := opts.clusterPassword()
+	if err != nil {
+		return err
+	}
+	if g.engine.Token != "" && opts.NKeysFile != "" {
+		return usageError{withHint(errors.New("a server token and --nkeys exclude each other (NATS would ignore the token)"),
+			"use one: --nkeys FILE, or SORTIE_SERVER_TOKEN; --auth-dir DIR gives roles")}
+	}
+	var auth *engine.AuthDir
+	if opts.AuthDir != "" {
+		if g.engine.Token != "" || opts.NKeysFile != "" {
+			return usageError{withHint(errors.New("--auth-dir excludes a server token and --nkeys"),
+				"with --auth-dir, clients connect with --nkey DIR/ROLE.nk; unset SORTIE_SERVER_TOKEN and --nkeys")}
+		}
+		if auth, err = engine.LoadAuthDir(opts.AuthDir); err != nil {
+			return usageError{withHint(fmt.Errorf("--auth-dir: %w", err), "give a directory of your own, mode 0700, without symlinks")}
+		}
+	}
+	if opts.AuthInit {
+		if auth == nil {
+			return usagef("--auth-init needs --auth-dir DIR")
+		}
+		if len(auth.Generated) == 0 {
+			fmt.Fprintf(g.stdout, "%s already holds every key; nothing generated\n", auth.Dir)
+			return nil
+		}
+		printRoles(g.stdout, auth)
+		return nil
+	}
 	srv, err := engine.StartServer(engine.ServerConfig{
-		Listen: opts.Listen, Data: data, Name: opts.Name, Token: g.engine.Token, NKeys: nkeys,
+		Listen: opts.Listen, Data: data, Name: opts.Name, Token: g.engine.Token, NKeys: nkeys, Auth: auth,
 		ConfigFile: opts.NATSConfig, TLSCert: opts.TLSServerCert, TLSKey: opts.TLSServerKey, TLSCA: opts.TLSClientCA,
 		ClusterName: opts.ClusterName, ClusterListen: opts.ClusterListen, Routes: opts.Routes,
-		Monitor: opts.Monitor, SyncAlways: opts.SyncAlways, Logger: log,
+		ClusterUser: opts.ClusterUser, ClusterPassword: clusterPassword,
+		NKeySeedFile: g.engine.NKey,
+		Monitor:      opts.Monitor, SyncAlways: opts.SyncAlways, Logger: log,
 	})
 	if errors.Is(err, engine.ErrNoAuth) {
-		return usageError{withHint(err, "set SORTIE_SERVER_TOKEN, --nkeys FILE, --tls-client-ca FILE or --nats-config FILE, or listen on 127.0.0.1")}
+		return usageError{withHint(err, listenerHints(err))}
 	}
 	if err != nil {
 		return err
@@ -118,8 +182,30 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	if opts.MetricsAddr != "" {
-		stop, err := serveServerMetrics(ctx, srv, opts.MetricsAddr, g.engine.Replicas, log)
+	// Restricted roles cannot create streams or buckets: the server does
+	// it at start, when it can authenticate its own client. A cluster
+	// member does it in the background: it waits for its peers.
+	setupCtx, stopSetup := context.WithCancel(ctx)
+	var setupDone sync.WaitGroup
+	defer func() { stopSetup(); setupDone.Wait() }()
+	if auth != nil || g.engine.NKey != "" || nkeys == nil && opts.NATSConfig == "" {
+		if opts.ClusterListen == "" {
+			e, err := srv.Connect(ctx, g.engine.Replicas)
+			if err != nil {
+				srv.Shutdown()
+				return fmt.Errorf("create sortie's streams and buckets: %w", err)
+			}
+			e.Close()
+		} else {
+			setupDone.Add(1)
+			go func() {
+				defer setupDone.Done()
+				setupInBackground(setupCtx, srv, g.engine.Replicas, log)
+			}()
+		}
+	}
+	if opts.Metrics.Addr != "" {
+		stop, err := serveServerMetrics(ctx, srv, opts.Metrics, g.engine.Replicas, log)
 		if err != nil {
 			srv.Shutdown()
 			return err
@@ -128,13 +214,84 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	}
 	log.Info("sortie server ready", "url", srv.ClientURL(), "data", data)
 	fmt.Fprintf(g.stdout, "sortie server listening on %s (data in %s)\n", srv.ClientURL(), data)
+	if auth != nil && len(auth.Generated) > 0 {
+		printRoles(g.stdout, auth)
+	}
 	select {
 	case <-ctx.Done():
 	case <-sigs:
 	}
 	log.Info("sortie server stopping")
+	stopSetup()
+	setupDone.Wait()
 	srv.Shutdown()
 	return nil
+}
+
+// setupInBackground creates sortie's streams and buckets once the cluster
+// has a JetStream leader, retrying until it succeeds or ctx ends.
+func setupInBackground(ctx context.Context, srv *engine.Server, replicas int, log *slog.Logger) {
+	wait := time.Second
+	for {
+		e, err := srv.Connect(ctx, replicas)
+		if err == nil {
+			e.Close()
+			log.Info("sortie's streams and buckets are ready")
+			return
+		}
+		log.Warn("cannot create sortie's streams and buckets yet; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 15*time.Second)
+	}
+}
+
+// clusterPassword is --cluster-password (or its environment variable), or
+// the content of --cluster-password-file.
+func (o *serverOptions) clusterPassword() (string, error) {
+	if o.ClusterPasswordFile == "" {
+		return strings.TrimSpace(o.ClusterPassword), nil
+	}
+	if o.ClusterPassword != "" {
+		return "", usagef("--cluster-password and --cluster-password-file exclude each other")
+	}
+	b, err := os.ReadFile(o.ClusterPasswordFile)
+	if err != nil {
+		return "", usagef("--cluster-password-file: %v", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// listenerHints gathers the hints of the listeners refused.
+func listenerHints(err error) string {
+	var hints []string
+	var visit func(error)
+	visit = func(err error) {
+		var le *engine.ListenerError
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				visit(e)
+			}
+		} else if errors.As(err, &le) {
+			hints = append(hints, le.Listener+": "+le.Hint)
+		}
+	}
+	visit(err)
+	return strings.Join(hints, "\nhint: ")
+}
+
+// printRoles says, once (when the keys are generated), how each role
+// connects.
+func printRoles(w io.Writer, a *engine.AuthDir) {
+	fmt.Fprintf(w, "generated role keys in %s (kept there; shown once):\n", a.Dir)
+	for _, r := range engine.Roles {
+		fmt.Fprintf(w, "  %-11s --nkey %s\n", string(r)+":", a.SeedFile(r))
+	}
+	fmt.Fprintf(w, "  routes:     %s (the same file on every cluster member)\n", filepath.Join(a.Dir, engine.RoutePasswordFile))
+	fmt.Fprintf(w, "  stock NATS: %s\n", filepath.Join(a.Dir, engine.RolesConfigFile))
 }
 
 // readNKeys reads public nkeys, one per line; # starts a comment.
@@ -166,7 +323,7 @@ func readNKeys(path string) ([]string, error) {
 // work queue depth per pool, live workers per pool, dead letters. The
 // server's own client connects at the first scrape, so a cluster member
 // does not wait for its peers to start.
-func serveServerMetrics(ctx context.Context, srv *engine.Server, addr string, replicas int, log *slog.Logger) (stop func(), err error) {
+func serveServerMetrics(ctx context.Context, srv *engine.Server, mo metricsOptions, replicas int, log *slog.Logger) (stop func(), err error) {
 	reg := metrics.NewRegistry()
 	waiting := reg.Gauge("sortie_queue_waiting", "Chunks not yet delivered, by pool.", "pool")
 	inFlight := reg.Gauge("sortie_queue_in_flight", "Chunks delivered and not yet acknowledged, by pool.", "pool")
@@ -224,7 +381,22 @@ func serveServerMetrics(ctx context.Context, srv *engine.Server, addr string, re
 		}
 		reg.Handler().ServeHTTP(w, r)
 	})
-	stopHTTP, err := serveMetrics(addr, handler, log)
+	tok, err := mo.token()
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", requireBearer(tok, handler))
+	// Health for probes, without the token: only "ok" or the reason. NATS
+	// monitoring, which has it too, stays on loopback.
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := srv.Healthz(r.URL.Query().Get("js-enabled-only") == "true"); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	stopHTTP, err := serveMux(mo.Addr, mux, tok != "", log)
 	if err != nil {
 		return nil, err
 	}

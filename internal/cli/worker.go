@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -45,8 +43,8 @@ type workerOptions struct {
 	WorkDir string
 	// ID names the worker. Defaults to host-pid.
 	ID string
-	// MetricsAddr serves Prometheus metrics on /metrics. Defaults to none.
-	MetricsAddr string
+	// Metrics serves Prometheus metrics on /metrics. Defaults to none.
+	Metrics metricsOptions
 	// AllowDirs are the directories whose files chunks may name (wordlists,
 	// templates, configs); every other file-naming option is refused.
 	// Defaults to none: no chunk may name a file.
@@ -95,7 +93,7 @@ chunk is dead-lettered with the reason before anything runs.`,
 	f.IntVar(&opts.MaxAckPending, "max-ack-pending", 1024, "chunks in flight across the pool")
 	f.StringVar(&opts.WorkDir, "work-dir", "", "directory for the tools' working directories (default $TMPDIR/sortie-work)")
 	f.StringVar(&opts.ID, "id", "", "worker id (default host-pid)")
-	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on `HOST:PORT`/metrics")
+	opts.Metrics.flags(f)
 	f.StringArrayVar(&opts.AllowDirs, "allow-dir", nil, "directory whose files chunks may name: wordlists, templates, configs (repeatable; default none: every file-naming option is refused)")
 	f.StringArrayVar(&opts.Trust, "trust", nil, "run only chunks signed by the public keys in `FILE` (repeatable; default on loopback: the local key)")
 	return cmd
@@ -124,6 +122,9 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	}
 	if err != nil {
 		return usageError{err}
+	}
+	if _, err := opts.Metrics.token(); err != nil {
+		return err // before connecting: a usage error is not retried
 	}
 	// Chunks come from whoever can submit: the files they may name are the
 	// operator's choice, checked before anything runs.
@@ -163,8 +164,8 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 	if err != nil {
 		return usageError{err}
 	}
-	if opts.MetricsAddr != "" {
-		stop, err := serveMetrics(opts.MetricsAddr, reg.Handler(), log)
+	if opts.Metrics.Addr != "" {
+		stop, err := serveMetrics(opts.Metrics, reg.Handler(), log)
 		if err != nil {
 			return err
 		}
@@ -202,20 +203,6 @@ func runWorker(ctx context.Context, g *globalOptions, opts *workerOptions) error
 		killed = true
 		return errors.New("worker killed by a second signal")
 	}
-}
-
-// serveMetrics serves h on addr/metrics until stop is called.
-func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("metrics served", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
 }
 
 // connectRetrying connects to the server, retrying until it answers or a

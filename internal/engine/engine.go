@@ -83,6 +83,9 @@ type Engine struct {
 	cancels  jetstream.KeyValue
 	log      *slog.Logger
 	lockFile *os.File
+	// noChunkWrites is set for an identity that may not write chunk
+	// records (a submitter): CancelRun leaves settling to the workers.
+	noChunkWrites bool
 }
 
 // ErrLocked means another sortie process holds the embedded store.
@@ -96,8 +99,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	var err error
 	if cfg.Server == "" {
 		err = e.startEmbedded()
-	} else {
-		err = e.connect()
+	} else if err = e.connect(); err == nil {
+		e.probePermissions(ctx)
 	}
 	if err != nil {
 		e.Close()
@@ -182,6 +185,11 @@ func (e *Engine) connect() error {
 			return fmt.Errorf("nkey seed %s: %w", e.cfg.NKeySeedFile, err)
 		}
 		opts = append(opts, o)
+		// Replies come to inboxes only this key may subscribe to (the
+		// roles' permissions), not to the "_INBOX.>" every client shares.
+		if pub, err := seedPublicKey(e.cfg.NKeySeedFile); err == nil {
+			opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(pub)))
+		}
 	}
 	if e.cfg.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(e.cfg.TLSCA))

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -78,6 +79,16 @@ func (s *Server) Connect(ctx context.Context, replicas int) (*Engine, error) {
 	opts := []nats.Option{nats.InProcessServer(s.srv), nats.Name("sortie-server"), nats.MaxReconnects(-1)}
 	if s.token != "" {
 		opts = append(opts, nats.Token(s.token))
+	}
+	if s.seed != "" {
+		o, err := nats.NkeyOptionFromSeed(s.seed)
+		if err != nil {
+			return nil, fmt.Errorf("nkey seed %s: %w", s.seed, err)
+		}
+		opts = append(opts, o)
+		if pub, err := seedPublicKey(s.seed); err == nil {
+			opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(pub)))
+		}
 	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {

@@ -36,12 +36,26 @@ type ServerConfig struct {
 	// TLSCert and TLSKey turn on TLS for clients; TLSCA verifies client
 	// certificates when set. Defaults to no TLS.
 	TLSCert, TLSKey, TLSCA string
+	// Auth is the auth directory of "--auth-dir": one user per role, with
+	// its permissions, and the route password when ClusterPassword is
+	// empty. It excludes Token and NKeys. Defaults to none.
+	Auth *AuthDir
+	// NKeySeedFile is the nkey seed the server's own client (setup,
+	// metrics) authenticates with, when the users come from ConfigFile.
+	// Defaults to the auth directory's operator key, else Token.
+	NKeySeedFile string
 	// ClusterName, ClusterListen and Routes form a cluster: three servers
 	// with the same name, each listing the others' cluster addresses.
 	// Defaults to a single server.
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// ClusterUser and ClusterPassword authenticate routes: incoming ones
+	// must present them, and they are added to the Routes that carry no
+	// credentials of their own. Clustering requires them (or route
+	// authentication in ConfigFile). ClusterUser defaults to "sortie-route";
+	// ClusterPassword to the auth directory's, else none.
+	ClusterUser, ClusterPassword string
 	// Monitor is the address of the NATS monitoring endpoint (/varz,
 	// /jsz). Defaults to none.
 	Monitor string
@@ -51,13 +65,20 @@ type ServerConfig struct {
 	Logger *slog.Logger
 }
 
-// ErrNoAuth is the refusal of a non-loopback listener without authentication.
-var ErrNoAuth = errors.New("refusing to listen on a non-loopback address without authentication")
+// ErrNoAuth is the refusal of a listener without authentication.
+var ErrNoAuth = errors.New("refusing a listener without authentication")
+
+// MinRoutePassword is the shortest route password accepted.
+const MinRoutePassword = 16
+
+// DefaultClusterUser is the route user when none is given.
+const DefaultClusterUser = "sortie-route"
 
 // Server is a running "sortie server".
 type Server struct {
 	srv   *server.Server
 	token string // for the server's own in-process client
+	seed  string // idem, an nkey seed file (the operator's)
 }
 
 // StartServer starts the server and returns once it accepts clients.
@@ -92,11 +113,27 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Name != "" {
 		opts.ServerName = cfg.Name
 	}
+	if cfg.Auth != nil && (cfg.Token != "" || len(cfg.NKeys) > 0) {
+		// NATS ignores a token once users exist: refuse rather than
+		// silently drop one way in.
+		return nil, errors.New("the auth directory's roles exclude a token and --nkeys")
+	}
+	if cfg.Token != "" && len(cfg.NKeys) > 0 {
+		return nil, errors.New("a token and nkeys exclude each other (NATS would ignore the token)")
+	}
 	if cfg.Token != "" {
 		opts.Authorization = cfg.Token
 	}
 	for _, k := range cfg.NKeys {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: k})
+	}
+	if cfg.Auth != nil {
+		for _, r := range Roles {
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: cfg.Auth.Keys[r], Permissions: RolePermissions(r, cfg.Auth.Keys[r])})
+		}
+		if cfg.ClusterPassword == "" {
+			cfg.ClusterPassword = cfg.Auth.RoutePassword
+		}
 	}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CaFile: cfg.TLSCA, Verify: cfg.TLSCA != ""})
@@ -115,13 +152,28 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 			return nil, errors.New("a cluster member needs a name (--name)")
 		}
 	}
+	if cfg.ClusterPassword != "" {
+		if len(cfg.ClusterPassword) < MinRoutePassword {
+			return nil, fmt.Errorf("route password shorter than %d characters", MinRoutePassword)
+		}
+		if cfg.ClusterUser == "" {
+			cfg.ClusterUser = DefaultClusterUser
+		}
+		opts.Cluster.Username, opts.Cluster.Password = cfg.ClusterUser, cfg.ClusterPassword
+	}
 	for _, r := range cfg.Routes {
 		u, err := url.Parse(r)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("route %q: want nats://host:port", r)
+			return nil, fmt.Errorf("route %q: want nats://host:port", redactURL(r))
+		}
+		if u.User == nil && opts.Cluster.Username != "" {
+			u.User = url.UserPassword(opts.Cluster.Username, opts.Cluster.Password)
 		}
 		opts.Routes = append(opts.Routes, u)
 	}
+	// Clients are told only the URLs they were given: a server that
+	// joined the cluster cannot advertise itself to them.
+	opts.Cluster.NoAdvertise = true
 	if cfg.Monitor != "" {
 		host, port, err := splitHostPort(cfg.Monitor)
 		if err != nil {
@@ -129,8 +181,8 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		}
 		opts.HTTPHost, opts.HTTPPort = host, port
 	}
-	if !isLoopback(opts.Host) && !hasAuth(opts) {
-		return nil, fmt.Errorf("%w (%s)", ErrNoAuth, net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+	if err := checkListeners(opts); err != nil {
+		return nil, err
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -144,21 +196,33 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		srv.Shutdown()
 		return nil, errors.New("start server: not accepting clients after 60s (see the log)")
 	}
-	return &Server{srv: srv, token: cfg.Token}, nil
+	seed := cfg.NKeySeedFile
+	if seed == "" && cfg.Auth != nil {
+		seed = cfg.Auth.SeedFile(RoleOperator)
+	}
+	return &Server{srv: srv, token: cfg.Token, seed: seed}, nil
 }
 
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.srv.ClientURL() }
 
+// Healthz is nil when the server accepts clients with JetStream on and,
+// unless jsEnabledOnly, this member is current with the streams it holds.
+func (s *Server) Healthz(jsEnabledOnly bool) error {
+	h := s.srv.Healthz(&server.HealthzOptions{JSEnabledOnly: jsEnabledOnly})
+	if h.Status == "ok" {
+		return nil
+	}
+	if h.Error != "" {
+		return errors.New(h.Error)
+	}
+	return fmt.Errorf("status %s", h.Status)
+}
+
 // Shutdown stops the server; JetStream state is flushed to disk first.
 func (s *Server) Shutdown() {
 	s.srv.Shutdown()
 	s.srv.WaitForShutdown()
-}
-
-func hasAuth(o *server.Options) bool {
-	return o.Authorization != "" || len(o.Nkeys) > 0 || len(o.Users) > 0 || len(o.TrustedOperators) > 0 ||
-		len(o.TrustedKeys) > 0 || o.Username != "" || o.TLSVerify || len(o.Accounts) > 0 && o.NoAuthUser == ""
 }
 
 func isLoopback(host string) bool {
