@@ -49,7 +49,7 @@ func TestRolesRemoteRun(t *testing.T) {
 		code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
 		return out.String(), errb.String(), code
 	}
-	out, errs, code := run("x", "faketool", "a.test", "b.test", "--chunk-size", "1", "--lines", "2", "--out", filepath.Join(t.TempDir(), "r"), "-q", "--json")
+	out, errs, code := run("x", "faketool", "--signing-key", enginetest.KeyFile(t), "a.test", "b.test", "--chunk-size", "1", "--lines", "2", "--out", filepath.Join(t.TempDir(), "r"), "-q", "--json")
 	if code != 0 {
 		t.Fatalf("x with the submitter key: exit %d\n%s", code, errs)
 	}

@@ -102,7 +102,7 @@ func TestRolesLeastPrivilege(t *testing.T) {
 	t.Cleanup(func() { we.Close() })
 	enginetest.StartWorker(t, we, worker.Config{ID: "w1", Concurrency: 2})
 
-	se, err := engine.Open(ctx, engine.Config{Server: srv.ClientURL(), NKeySeedFile: auth.SeedFile(engine.RoleSubmitter)})
+	se, err := engine.Open(ctx, engine.Config{Server: srv.ClientURL(), NKeySeedFile: auth.SeedFile(engine.RoleSubmitter), SigningKey: enginetest.Key(t)})
 	if err != nil {
 		t.Fatalf("submitter key: %v", err)
 	}
