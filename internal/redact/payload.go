@@ -51,7 +51,7 @@ func jsonPayload(msg map[string]any, sensitive func(string) bool, max int) strin
 		}
 	}
 	r := New(secrets...)
-	b, err := json.Marshal(walk(msg, r))
+	b, err := json.Marshal(r.JSON(msg))
 	if err != nil {
 		return ""
 	}
@@ -82,20 +82,21 @@ func stringsOf(v any) []string {
 	return nil
 }
 
-// walk redacts every string (and key) of a decoded JSON value.
-func walk(v any, r *Redactor) any {
+// JSON masks secrets in every string and key of a decoded JSON value (what
+// json.Unmarshal gives into an any); slices are changed in place.
+func (r *Redactor) JSON(v any) any {
 	switch v := v.(type) {
 	case string:
 		return r.String(v)
 	case []any:
 		for i, e := range v {
-			v[i] = walk(e, r)
+			v[i] = r.JSON(e)
 		}
 		return v
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[r.String(k)] = walk(e, r)
+			out[r.String(k)] = r.JSON(e)
 		}
 		return out
 	}

@@ -30,7 +30,7 @@ func redactFinding(f finding.Finding, red *redact.Redactor) finding.Finding {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err == nil {
-		if b, err = json.Marshal(maskJSON(v, red)); err == nil {
+		if b, err = json.Marshal(red.JSON(v)); err == nil {
 			c := finding.New(f.Kind())
 			if c != nil && json.Unmarshal(b, c) == nil {
 				return c
@@ -38,26 +38,6 @@ func redactFinding(f finding.Finding, red *redact.Redactor) finding.Finding {
 		}
 	}
 	return &finding.Warning{Message: fmt.Sprintf("a %s finding was dropped: it held a secret that could not be masked", f.Kind())}
-}
-
-// maskJSON masks secrets in every string and key of a decoded JSON value.
-func maskJSON(v any, red *redact.Redactor) any {
-	switch v := v.(type) {
-	case string:
-		return red.String(v)
-	case []any:
-		for i, e := range v {
-			v[i] = maskJSON(e, red)
-		}
-		return v
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[red.String(k)] = maskJSON(e, red)
-		}
-		return out
-	}
-	return v
 }
 
 // redactError masks secrets in an error's message; errors.Is and errors.As
