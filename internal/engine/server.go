@@ -206,6 +206,20 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.srv.ClientURL() }
 
+// RoutePeers names the servers this one has established routes with (a
+// name once per route: NATS pools several routes per peer).
+func (s *Server) RoutePeers() []string {
+	rz, err := s.srv.Routez(&server.RoutezOptions{})
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range rz.Routes {
+		names = append(names, r.RemoteName)
+	}
+	return names
+}
+
 // Healthz is nil when the server accepts clients with JetStream on and,
 // unless jsEnabledOnly, this member is current with the streams it holds.
 func (s *Server) Healthz(jsEnabledOnly bool) error {
