@@ -22,9 +22,13 @@
 //     SPACE, the joiners, U+2060 WORD JOINER, U+00AD SOFT HYPHEN, the byte
 //     order mark U+FEFF, tag characters ...), the line and paragraph
 //     separators U+2028 and U+2029, spaces other than U+0020, private-use and
-//     unassigned characters, variation selectors, and the blank letters
-//     (Hangul fillers, U+2800 BRAILLE PATTERN BLANK) (ErrControl). The error
-//     names the character ("U+200B ZERO WIDTH SPACE");
+//     unassigned characters, variation selectors, every other
+//     Default_Ignorable_Code_Point (Hangul fillers, the Khmer inherent
+//     vowels U+17B4 and U+17B5, U+034F, U+E0000-U+E0FFF), U+2800 BRAILLE
+//     PATTERN BLANK, and a combining mark with no letter or digit before it
+//     (at the start of the target or of a host label: "\u0301a.com")
+//     (ErrControl). The error names the character ("U+200B ZERO WIDTH
+//     SPACE") and shows the target with it escaped;
 //   - a leading '-', which a tool could read as a flag (ErrFlagLike).
 //
 // As a result an accepted target's Value never starts with '-', never

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -69,13 +70,32 @@ const quoteMax = 80
 
 // quote quotes s with Go escapes, so that control characters and invisible
 // characters are visible, and shortens it to about quoteMax bytes.
+// strconv.Quote leaves default-ignorable marks (U+180B, U+17B4) and
+// combining marks raw, as printable; they are escaped too, and so is a
+// combining mark with no letter before it, which would draw over the quote.
 func quote(s string) string {
-	if len(s) <= quoteMax {
-		return strconv.Quote(s)
+	suffix := ""
+	if len(s) > quoteMax {
+		cut := quoteMax
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s, suffix = s[:cut], "..."
 	}
-	cut := quoteMax
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	q := strconv.Quote(s)
+	var b strings.Builder
+	prev := rune(-1)
+	for _, r := range q {
+		if isInvisible(r) || orphanMark(prev, r) {
+			if r > 0xffff {
+				fmt.Fprintf(&b, `\U%08x`, r)
+			} else {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+		} else {
+			b.WriteRune(r)
+		}
+		prev = r
 	}
-	return strconv.Quote(s[:cut]) + "..."
+	return b.String() + suffix
 }

@@ -29,6 +29,9 @@ func FuzzParse(f *testing.F) {
 			if err.Error() == "" {
 				t.Fatalf("Parse(%q): empty error message", s)
 			}
+			if i := strings.IndexFunc(err.Error(), ignorable); i >= 0 {
+				t.Fatalf("Parse(%q): error %q shows a raw invisible character", s, err)
+			}
 			return
 		}
 		v := got.Value
@@ -49,6 +52,10 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q).Value = %q contains a control character", s, v)
 		case strings.ContainsFunc(v, func(r rune) bool { return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co) }):
 			t.Fatalf("Parse(%q).Value = %q contains an invisible character", s, v)
+		case strings.ContainsFunc(v, ignorable):
+			t.Fatalf("Parse(%q).Value = %q contains a default-ignorable character", s, v)
+		case startsWithMark(v):
+			t.Fatalf("Parse(%q).Value = %q has a combining mark at the start of a label", s, v)
 		case strings.TrimSpace(v) != v:
 			t.Fatalf("Parse(%q).Value = %q has surrounding white space", s, v)
 		}
@@ -64,4 +71,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse is not idempotent:\nParse(%q)     = %+v\nParse(Value) = %+v", s, got, again)
 		}
 	})
+}
+
+// ignorable reports whether r is a Default_Ignorable_Code_Point (Unicode's
+// DerivedCoreProperties, less white space, which Parse refuses too).
+func ignorable(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
+}
+
+// startsWithMark reports whether v, or a label or path element of it,
+// starts with a combining mark.
+func startsWithMark(v string) bool {
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == '.' || r == '/' || r == ':' || r == '@' }) {
+		if r, _ := utf8.DecodeRuneInString(part); unicode.Is(unicode.M, r) {
+			return true
+		}
+	}
+	return false
 }

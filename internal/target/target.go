@@ -2,6 +2,7 @@ package target
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -97,6 +98,7 @@ func validate(s string) error {
 	if !utf8.ValidString(s) {
 		return newError(s, ErrInvalidUTF8, "is not valid UTF-8 text")
 	}
+	prev := rune(-1)
 	for _, r := range s {
 		if unicode.IsControl(r) {
 			return newError(s, ErrControl, "contains the control character %s: a target must be printable text", termsafe.Name(r))
@@ -104,6 +106,13 @@ func validate(s string) error {
 		if isInvisible(r) {
 			return newError(s, ErrControl, "contains the invisible character %s: a target must be printable text", termsafe.Name(r))
 		}
+		if orphanMark(prev, r) {
+			if prev < 0 {
+				return newError(s, ErrControl, "starts with the combining mark %s, which draws over the character before it: a target must be printable text", termsafe.Name(r))
+			}
+			return newError(s, ErrControl, "has the combining mark %s after %s, at the start of a label, where it draws over the character before it: a target must be printable text", termsafe.Name(r), strconv.QuoteRune(prev))
+		}
+		prev = r
 	}
 	if s[0] == '-' {
 		return newError(s, ErrFlagLike, "starts with \"-\": it could be read as a flag")
@@ -129,10 +138,25 @@ func isInvisible(r rune) bool {
 		return true // unassigned (or a surrogate, which valid UTF-8 never holds)
 	case unicode.Is(unicode.Variation_Selector, r):
 		return true
-	case r == '\u034f', r == '\u115f', r == '\u1160', r == '\u2800', r == '\u3164', r == '\uffa0':
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
+		// With Cf and the variation selectors, every Default_Ignorable_Code_Point:
+		// U+034F, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, the
+		// Khmer inherent vowels U+17B4, U+17B5, U+2065, U+FFF0-U+FFF8,
+		// U+E0000-U+E0FFF.
+		return true
+	case r == '\u2800':
 		return true
 	}
 	return false
+}
+
+// orphanMark reports whether r is a combining mark with no letter or digit
+// to sit on: at the start of the target (prev < 0) or after a character
+// that is not a letter, digit or mark, such as the "." or "/" that starts
+// a host label or a path element. It would draw over the quote or dot
+// before it ("\u20dd" encloses it).
+func orphanMark(prev, r rune) bool {
+	return unicode.Is(unicode.M, r) && (prev < 0 || !unicode.In(prev, unicode.L, unicode.M, unicode.N))
 }
 
 // detect applies the detection rules, in order, to a validated target.

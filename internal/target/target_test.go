@@ -51,6 +51,28 @@ var parseTests = []parseTest{
 	{in: "a\u00a0b", err: target.ErrControl},             // NO-BREAK SPACE inside
 	{in: "a\ue000b", err: target.ErrControl},             // private use
 	{in: "http://a\u2800b.com/", err: target.ErrControl}, // BRAILLE PATTERN BLANK
+	// Every Default_Ignorable_Code_Point, and a combining mark with no
+	// letter to sit on (review item 8).
+	{in: "a\u17b4b", err: target.ErrControl},              // KHMER VOWEL INHERENT AQ
+	{in: "a\u17b5b.com", err: target.ErrControl},          // KHMER VOWEL INHERENT AA
+	{in: "a\u115fb", err: target.ErrControl},              // HANGUL CHOSEONG FILLER
+	{in: "a\u1160b", err: target.ErrControl},              // HANGUL JUNGSEONG FILLER
+	{in: "a\uffa0b", err: target.ErrControl},              // HALFWIDTH HANGUL FILLER
+	{in: "a\u034fb", err: target.ErrControl},              // COMBINING GRAPHEME JOINER
+	{in: "a\u180bb", err: target.ErrControl},              // MONGOLIAN FREE VARIATION SELECTOR ONE
+	{in: "a\u180db", err: target.ErrControl},              // MONGOLIAN FREE VARIATION SELECTOR THREE
+	{in: "a\u180fb", err: target.ErrControl},              // MONGOLIAN FREE VARIATION SELECTOR FOUR
+	{in: "a\ufe00b", err: target.ErrControl},              // VARIATION SELECTOR-1
+	{in: "a\u2065b", err: target.ErrControl},              // unassigned, default ignorable
+	{in: "a\ufff0b", err: target.ErrControl},              // unassigned, default ignorable
+	{in: "a\U000e0000b", err: target.ErrControl},          // unassigned, default ignorable
+	{in: "a\U000e0100b", err: target.ErrControl},          // VARIATION SELECTOR-17
+	{in: "a\U000e0fffb", err: target.ErrControl},          // unassigned, default ignorable
+	{in: "\u0301example.com", err: target.ErrControl},     // COMBINING ACUTE ACCENT first
+	{in: "\u20ddexample.com", err: target.ErrControl},     // COMBINING ENCLOSING CIRCLE first
+	{in: "www.\u0301example.com", err: target.ErrControl}, // at the start of a label
+	{in: "http://\u20dda.example.com/", err: target.ErrControl},
+	{in: "cafe\u0301.example.com", want: target.Target{Value: "cafe\u0301.example.com", Type: target.Host, Host: "cafe\u0301.example.com"}},
 	{in: "-oX", err: target.ErrFlagLike},
 	{in: "--script=evil", err: target.ErrFlagLike},
 	{in: "-", err: target.ErrFlagLike},
@@ -293,6 +315,10 @@ func TestErrorMessages(t *testing.T) {
 		{"\u200b-v", `target "\u200b-v" contains the invisible character U+200B ZERO WIDTH SPACE: a target must be printable text`},
 		{"\u2060-v", `target "\u2060-v" contains the invisible character U+2060 WORD JOINER: a target must be printable text`},
 		{"\u00ad-v", `target "\u00ad-v" contains the invisible character U+00AD SOFT HYPHEN: a target must be printable text`},
+		{"a\u180bb", `target "a\u180bb" contains the invisible character U+180B: a target must be printable text`},
+		{"a\u17b4b", `target "a\u17b4b" contains the invisible character U+17B4: a target must be printable text`},
+		{"\u0301a.com", `target "\u0301a.com" starts with the combining mark U+0301, which draws over the character before it: a target must be printable text`},
+		{"a.\u20ddb.com", `target "a.\u20ddb.com" has the combining mark U+20DD after '.', at the start of a label, where it draws over the character before it: a target must be printable text`},
 		{"example.com:0", `target "example.com:0" has the invalid port "0": a port is a number from 1 to 65535`},
 		{"[::1]:abc", `target "[::1]:abc" has the invalid port "abc": a port is a number from 1 to 65535`},
 		{"10.0.0.256", `target "10.0.0.256" is not a valid IPv4 address: an IPv4 address is four numbers from 0 to 255 without leading zeros, as in "192.0.2.1"`},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/sortie-sec/sortie/internal/target"
 )
@@ -181,8 +182,14 @@ func (p *Policy) checkOnePath(v string) error {
 }
 
 // checkNotAFile refuses a value, or one of its comma-separated parts, that
-// names an existing file outside the allowed directories or holds a ".."
-// element (a relative path climbing out of the task directory).
+// looks like a file on the worker and does not resolve inside the allowed
+// directories, whether the file exists yet or not (a file created after
+// the check would be read all the same), and a value with a ".." element.
+// A part looks like a file (see looksLikeFile) when it starts with "/",
+// "~" or "./", or is a relative path with a "/" and a file-like last
+// element ("rv/fp.lua"). An absolute part whose first element does not
+// exist on the worker ("/admin", "/api/v1/users.json") is taken for a URL
+// path: only root could create that top-level directory.
 func (p *Policy) checkNotAFile(v string) error {
 	parts := []string{v}
 	if strings.Contains(v, ",") {
@@ -193,21 +200,63 @@ func (p *Policy) checkNotAFile(v string) error {
 		if hasDotDot(s) {
 			return fmt.Errorf("%q: \"..\" is not allowed on a worker (a tool may read it as a file)", s)
 		}
-		if !filepath.IsAbs(s) {
-			continue // relative to the task directory, which holds only sortie's files
-		}
-		r, err := filepath.EvalSymlinks(s)
-		if err != nil {
-			continue // names nothing
-		}
-		if fi, err := os.Stat(r); err != nil || fi.IsDir() {
-			continue // a directory is not read as lines; "/" is a URL path too
-		}
-		if !p.inside(r) {
-			return fmt.Errorf("%q names a file on the worker, outside its allowed directories (a tool may read it)", s)
+		if err := p.checkFileLike(s); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkFileLike applies the rule of checkNotAFile to one part.
+func (p *Policy) checkFileLike(s string) error {
+	switch kind := looksLikeFile(s); kind {
+	case "":
+		return nil
+	case "absolute":
+	default:
+		return fmt.Errorf("%q looks like a %s path to a file on the worker: a file on a worker must be an absolute path inside its allowed directories (a URL path is written from its root, as in \"/admin/login.php\")", s, kind)
+	}
+	clean := filepath.Clean(s)
+	if clean == "/" {
+		return nil // the root is a URL path; no tool reads it as lines
+	}
+	top := "/" + strings.SplitN(clean[1:], "/", 2)[0]
+	if _, err := os.Lstat(top); errors.Is(err, fs.ErrNotExist) {
+		return nil // a URL path: no such top-level entry on the worker
+	}
+	r, err := resolve(clean)
+	if err != nil {
+		return fmt.Errorf("%q names a file on the worker: %w", s, err)
+	}
+	if !p.inside(r) {
+		return fmt.Errorf("%q names a file on the worker (%s exists there), outside its allowed directories (a tool may read or write it; refused whether the file exists yet or not)", s, top)
+	}
+	return nil
+}
+
+// fileLikeRE is a last path element that looks like a file name: a name
+// with an extension ("fp.lua", "x.tar.gz") or a dot file (".bashrc").
+var fileLikeRE = regexp.MustCompile(`^(?:[^\s/]*[A-Za-z0-9_-]\.[A-Za-z][A-Za-z0-9]{0,9}|\.[^\s/.][^\s/]*)$`)
+
+// looksLikeFile says what kind of file path s looks like: "absolute",
+// "home-relative" ("~", "~/x", "~user/x"), "relative" ("./x", or a path
+// with a "/" and a file-like last element, not a URL), or "" for a value
+// that does not look like a path.
+func looksLikeFile(s string) string {
+	switch {
+	case strings.HasPrefix(s, "/"):
+		return "absolute"
+	case strings.HasPrefix(s, "~"):
+		return "home-relative"
+	case s == "." || strings.HasPrefix(s, "./"):
+		return "relative"
+	case strings.Contains(s, "://") || !strings.Contains(s, "/") || strings.ContainsFunc(s, unicode.IsSpace):
+		return "" // a URL, a name, or text ("Referer: /a.php")
+	}
+	if fileLikeRE.MatchString(s[strings.LastIndexByte(s, '/')+1:]) {
+		return "relative"
+	}
+	return ""
 }
 
 // inside reports whether the resolved path r is an allowed directory or
@@ -347,7 +396,18 @@ var nseArgKeyRE = regexp.MustCompile(`([A-Za-z0-9_.\-]+)["'\s\]]*=`)
 // http-vhosts.filelist, http-put.file, smb-psexec.config,
 // ssh-publickey-acceptance.privatekeys, ssh-hostkey.known-hosts, any
 // *file, *dir, *path, *db, output, log.
-var nseFileArgRE = regexp.MustCompile(`^(.*file.*|.*path.*|.*db|db.*|.*dest.*|.*output.*|out|outdir|dir|dirs|.*dir|directory|.*folder.*|.*keys?|.*list|conf|config|.*cfg|known|log|logs|save|store|template.*|datadir)$`)
+//
+// The second line lists the names that say nothing of a file but name one
+// in the NSE scripts and libraries nmap installs (7.94/7.95, found by
+// following every stdnse.get_script_args and nmap.registry.args read to
+// io.open, io.lines, loadfile or a library helper that opens a file):
+// http-enum's alias "fingerprints" (loaded as Lua), hostmap-bfk.prefix and
+// hostmap.prefix (write), puppet-naivesigning.csr, targets-xml.iX,
+// http-sql-injection.errorstrings, sip-enum-users.users, oracle-sid-brute's
+// oraclesids (read), snmp-ios-config.tftproot (write), ldap.savesearch and
+// ldap.saveprefix (write).
+var nseFileArgRE = regexp.MustCompile(`^(.*file.*|.*path.*|.*db|db.*|.*dest.*|.*output.*|out|outdir|dir|dirs|.*dir|directory|.*folder.*|.*keys?|.*list|conf|config|.*cfg|known|log|logs|save.*|store|template.*|datadir|` +
+	`fingerprints?|.*prefix|csr|ix|errorstrings|users|.*sids|tftproot)$`)
 
 // checkNSEArgs refuses script arguments whose name says they name a file
 // or directory: nmap's scripts would read it (and send its lines to the

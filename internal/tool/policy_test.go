@@ -127,6 +127,37 @@ func TestPolicyCheck(t *testing.T) {
 		{tool: "nmap", opts: map[string][]string{"script_args": {"dns-brute.hostlist=x"}}, want: "hostlist"},
 		{tool: "nmap", opts: map[string][]string{"script_args": {"http-put.file=x"}}, want: "http-put.file"},
 		{tool: "nmap", opts: map[string][]string{"script_args": {"x=" + fx.secret}}, want: "names a file"},
+		// A file that does not exist yet is refused all the same (review
+		// item 1: written 2 s after the check, then loaded as Lua).
+		{tool: "nmap", opts: map[string][]string{"script_args": {"x=" + filepath.Join(fx.outside, "rv", "fp.lua")}}, want: "names a file on the worker"},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"x={y=" + filepath.Join(fx.outside, "new.lua") + "}"}}, want: "names a file on the worker"},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"x=~/fp.lua"}}, want: "home-relative"},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"x=./fp.lua"}}, want: "relative path"},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"x=rv/fp.lua"}}, want: "relative path"},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"x=" + filepath.Join(fx.allowed, "new.lua")}}},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"http.useragent=Mozilla/5.0 (X11; Linux x86_64) Safari/537.36"}}},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"http-drupal-enum.root=/drupal/,http-put.url=/uploads/x.php"}}},
+		// Keys that name files without saying so, from nmap's scripts.
+		{tool: "nmap", opts: map[string][]string{"script_args": {"fingerprints=x"}}, want: `"fingerprints"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"hostmap-bfk.prefix=x"}}, want: `"hostmap-bfk.prefix"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"hostmap.prefix=x"}}, want: `"hostmap.prefix"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"puppet-naivesigning.csr=x"}}, want: `"puppet-naivesigning.csr"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"targets-xml.iX=x"}}, want: `"targets-xml.iX"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"http-sql-injection.errorstrings=x"}}, want: `"http-sql-injection.errorstrings"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"sip-enum-users.users=x"}}, want: `"sip-enum-users.users"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"oraclesids=x"}}, want: `"oraclesids"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"snmp-ios-config.tftproot=x"}}, want: `"snmp-ios-config.tftproot"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"ldap.savesearch=x"}}, want: `"ldap.savesearch"`},
+		{tool: "nmap", opts: map[string][]string{"script_args": {"ldap.saveprefix=x"}}, want: `"ldap.saveprefix"`},
+		// Other string options: URL paths pass, files to be pass nowhere.
+		{tool: "httpx", opts: map[string][]string{"path": {"/admin/login.php,/api/v1/users.json,admin/login"}}},
+		{tool: "httpx", opts: map[string][]string{"path": {filepath.Join(fx.outside, "later.txt")}}, want: "names a file on the worker"},
+		{tool: "httpx", opts: map[string][]string{"path": {"/admin," + filepath.Join(fx.outside, "dir", "later.txt")}}, want: "names a file on the worker"},
+		{tool: "httpx", opts: map[string][]string{"path": {filepath.Join(fx.allowed, "later.txt")}}},
+		{tool: "httpx", opts: map[string][]string{"path": {"~/later.txt"}}, want: "home-relative"},
+		{tool: "httpx", opts: map[string][]string{"path": {"admin/login.php"}}, want: "relative path"},
+		{tool: "nuclei", opts: map[string][]string{"header": {"Referer: /a.php"}}},
+		{tool: "dnsx", opts: map[string][]string{"resolvers": {filepath.Join(fx.outside, "later.txt")}}, want: "names a file"},
 	}
 	for _, tt := range tests {
 		p := fx.p
@@ -246,14 +277,15 @@ extra_options:
 
 // nseFileKeyRE finds, independently of the policy's own patterns, the
 // script arguments that the issue names as reading or writing files.
-var nseFileKeyRE = regexp.MustCompile(`(?i)(destination|userdb|passdb|credfile|hostlist|filelist|\.file)["'\s\]]*=`)
+var nseFileKeyRE = regexp.MustCompile(`(?i)(destination|userdb|passdb|credfile|hostlist|filelist|\.file|fingerprints|prefix|\.csr|\.ix|errorstrings|\.users|oraclesids|tftproot|savesearch)["'\s\]]*=`)
 
 // FuzzPolicy checks what an accepted value can never be: a wordlist outside
 // the allowed directory, a script choice with a path character, script
 // arguments naming a known file-writing or -reading key, an httpx path
 // naming the secret. Seeds come from testdata/fuzz/FuzzPolicy.
 func FuzzPolicy(f *testing.F) {
-	for _, s := range []string{"default,vuln", "http-fetch.destination=/tmp", "/etc/passwd", "../x", "http-*"} {
+	for _, s := range []string{"default,vuln", "http-fetch.destination=/tmp", "/etc/passwd", "../x", "http-*",
+		"fingerprints=OUTSIDE/rv/fp.lua", "x={y=OUTSIDE/new.lua}", "hostmap.prefix=/tmp/x", "/admin/login.php", "~/x.lua", "rv/fp.lua"} {
 		f.Add(s)
 	}
 	fx := newPolicyFixture(f, f.TempDir())
@@ -264,6 +296,7 @@ func FuzzPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		v = strings.ReplaceAll(v, "SECRET", fx.secret)
 		v = strings.ReplaceAll(v, "ALLOWED", fx.allowed)
+		v = strings.ReplaceAll(v, "OUTSIDE", fx.outside)
 		if nmap.CheckOptions(map[string][]string{"scripts": {v}}) == nil && fx.p.Check(nmap, nil, map[string][]string{"scripts": {v}}) == nil {
 			if strings.ContainsAny(v, `/\.~`) {
 				t.Fatalf("scripts %q accepted", v)
@@ -274,8 +307,13 @@ func FuzzPolicy(f *testing.F) {
 				t.Fatalf("script_args %q accepted", v)
 			}
 			for _, s := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",={}\"'", r) }) {
-				if r, err := filepath.EvalSymlinks(strings.TrimSpace(s)); err == nil && r == fx.secret {
+				s = strings.TrimSpace(s)
+				if r, err := filepath.EvalSymlinks(s); err == nil && r == fx.secret {
 					t.Fatalf("script_args %q accepted", v)
+				}
+				// Existing or not: a file created after the check counts.
+				if strings.HasPrefix(filepath.Clean(s), fx.outside) {
+					t.Fatalf("script_args %q accepted (%q is outside)", v, s)
 				}
 			}
 		}
@@ -296,8 +334,12 @@ func FuzzPolicy(f *testing.F) {
 		}
 		if fx.p.Check(httpx, nil, map[string][]string{"path": {v}}) == nil {
 			for _, s := range append(strings.Split(v, ","), v) {
-				if r, err := filepath.EvalSymlinks(strings.TrimSpace(s)); err == nil && r == fx.secret {
+				s = strings.TrimSpace(s)
+				if r, err := filepath.EvalSymlinks(s); err == nil && r == fx.secret {
 					t.Fatalf("httpx path %q accepted", v)
+				}
+				if strings.HasPrefix(filepath.Clean(s), fx.outside) {
+					t.Fatalf("httpx path %q accepted (%q is outside)", v, s)
 				}
 			}
 		}
