@@ -19,7 +19,9 @@ import (
 // Escaped reports whether Clean replaces r: a C0 or C1 control character
 // (ESC, "\n", "\t" ...), DEL, a format character (Unicode category Cf: bidi
 // controls, zero-width characters, the soft hyphen, the byte order mark),
-// or a line or paragraph separator (U+2028, U+2029).
+// a line or paragraph separator (U+2028, U+2029), or another character
+// that displays as nothing (variation selectors, the Hangul fillers, the
+// Khmer inherent vowels: Unicode's Default_Ignorable_Code_Point).
 func Escaped(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f:
@@ -31,7 +33,7 @@ func Escaped(r rune) bool {
 	case r == utf8.RuneError:
 		return false // the character itself; invalid bytes are caught by Clean
 	}
-	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // Clean returns s with every character Escaped reports, and every byte that

@@ -36,3 +36,16 @@ func TestCheckValueInvisible(t *testing.T) {
 		}
 	}
 }
+
+// Characters that display as nothing but are not format characters (the
+// Khmer inherent vowels, a Mongolian variation selector, a Hangul filler)
+// are refused in option values too.
+func TestCheckValueDefaultIgnorable(t *testing.T) {
+	t.Parallel()
+	o := Option{Name: "label", Kind: KindString}
+	for _, v := range []string{"\u17b5-v", "a\u180bb", "\u3164x"} {
+		if err := o.CheckValue(v); err == nil {
+			t.Errorf("CheckValue(%q) accepted a character that displays as nothing", v)
+		}
+	}
+}
