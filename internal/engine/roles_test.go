@@ -166,6 +166,11 @@ func TestRolesLeastPrivilege(t *testing.T) {
 	sub.denied(t, "submitter writes a heartbeat", "$KV."+engine.WorkersBucket+".w1")
 	wrk.denied(t, "worker raises a cancel flag", "$KV."+engine.CancelBucket+".roles1")
 	wrk.denied(t, "worker creates a stream", "$JS.API.STREAM.CREATE.EVIL")
+	// The worker creates only consumers filtered (in the subject, which
+	// the server holds the config to) on one pool's work.
+	wrk.denied(t, "worker creates a legacy durable (any filter)", "$JS.API.CONSUMER.DURABLE.CREATE."+engine.WorkStream+"."+pool)
+	wrk.denied(t, "worker creates an unfiltered consumer", "$JS.API.CONSUMER.CREATE."+engine.WorkStream+"."+pool)
+	wrk.denied(t, "worker filters a pool on another stream subject", "$JS.API.CONSUMER.CREATE."+engine.WorkStream+"."+pool+".sortie.events.x")
 	for _, c := range []*violations{sub, wrk} {
 		for _, s := range []string{engine.WorkStream, engine.FindingsStream, "KV_" + engine.RunsBucket} {
 			c.denied(t, "delete stream "+s, "$JS.API.STREAM.DELETE."+s)
