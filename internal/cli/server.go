@@ -80,7 +80,10 @@ nkeys (--auth-dir DIR or --nkeys FILE), client certificates (--tls-client-ca)
 or users in a NATS config file (--nats-config); cluster routes always need a
 route password (--cluster-password-file, SORTIE_CLUSTER_PASSWORD, or the one
 --auth-dir generates); websocket, leafnode, MQTT and gateway listeners need
-authentication; NATS monitoring (--monitor) stays on loopback.
+authentication; NATS monitoring (--monitor) stays on loopback. On loopback
+without any authentication, it requires a token it makes for its user
+(/tmp/sortie-UID/server.token, 0600): that user's clients of a loopback
+--server use it by themselves, other local users are refused.
 
 --auth-dir DIR generates, on first start, one nkey per role (operator.nk,
 submitter.nk, worker.nk) with least-privilege permissions, a route password,
