@@ -60,7 +60,11 @@ func connect(t *testing.T, url string, replicas int) *engine.Engine {
 // leaders, queue depth, and publishing poison messages.
 func jetStream(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	opts := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if tok, err := engine.LocalToken(false); err == nil { // what "sortie server" on loopback requires
+		opts = append(opts, nats.Token(tok))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -79,7 +80,10 @@ nkeys (--auth-dir DIR or --nkeys FILE), client certificates (--tls-client-ca)
 or users in a NATS config file (--nats-config); cluster routes always need a
 route password (--cluster-password-file, SORTIE_CLUSTER_PASSWORD, or the one
 --auth-dir generates); websocket, leafnode, MQTT and gateway listeners need
-authentication; NATS monitoring (--monitor) stays on loopback.
+authentication; NATS monitoring (--monitor) stays on loopback. On loopback
+without any authentication, it requires a token it makes for its user
+(/tmp/sortie-UID/server.token, 0600): that user's clients of a loopback
+--server use it by themselves, other local users are refused.
 
 --auth-dir DIR generates, on first start, one nkey per role (operator.nk,
 submitter.nk, worker.nk) with least-privilege permissions, a route password,
@@ -165,8 +169,19 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 		printRoles(g.stdout, auth)
 		return nil
 	}
+	token, localToken := g.engine.Token, false
+	if token == "" && nkeys == nil && auth == nil && opts.NATSConfig == "" && opts.TLSClientCA == "" && loopbackListen(opts.Listen) {
+		// Loopback is shared by every local user: without authentication
+		// any of them could read the work (header secrets included) and
+		// administer JetStream. The user's own token keeps them out; the
+		// user's clients find it by themselves.
+		if token, err = engine.LocalToken(true); err != nil {
+			return withHint(err, "remove it (it is made again), or give SORTIE_SERVER_TOKEN or --auth-dir DIR")
+		}
+		localToken = true
+	}
 	srv, err := engine.StartServer(engine.ServerConfig{
-		Listen: opts.Listen, Data: data, Name: opts.Name, Token: g.engine.Token, NKeys: nkeys, Auth: auth,
+		Listen: opts.Listen, Data: data, Name: opts.Name, Token: token, NKeys: nkeys, Auth: auth,
 		ConfigFile: opts.NATSConfig, TLSCert: opts.TLSServerCert, TLSKey: opts.TLSServerKey, TLSCA: opts.TLSClientCA,
 		ClusterName: opts.ClusterName, ClusterListen: opts.ClusterListen, Routes: opts.Routes,
 		ClusterUser: opts.ClusterUser, ClusterPassword: clusterPassword,
@@ -214,6 +229,9 @@ func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error
 	}
 	log.Info("sortie server ready", "url", srv.ClientURL(), "data", data)
 	fmt.Fprintf(g.stdout, "sortie server listening on %s (data in %s)\n", srv.ClientURL(), data)
+	if localToken {
+		fmt.Fprintf(g.stdout, "clients of this user on this machine authenticate by themselves with %s; other users are refused\n", engine.LocalTokenFile())
+	}
 	if auth != nil && len(auth.Generated) > 0 {
 		printRoles(g.stdout, auth)
 	}
@@ -408,4 +426,14 @@ func serveServerMetrics(ctx context.Context, srv *engine.Server, mo metricsOptio
 			e.Close()
 		}
 	}, nil
+}
+
+// loopbackListen reports whether --listen names a loopback host.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

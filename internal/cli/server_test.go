@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
@@ -80,4 +85,80 @@ func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// rawConnect speaks the NATS protocol without credentials and returns
+// the server's answer to CONNECT and PING.
+func rawConnect(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil { // INFO
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// A loopback "sortie server" started without authentication requires the
+// user's local token: a raw client without it is refused, and the CLI of
+// the same user, given only --server, gets in.
+func TestLoopbackServerRequiresTheLocalToken(t *testing.T) {
+	t.Parallel()
+	addr := "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t))
+	url := "nats://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		done <- Main(ctx, []string{"server", "--listen", addr, "--data", t.TempDir(), "--config", emptyConfig(t)}, strings.NewReader(""), &out, &errb)
+	}()
+	exited := false
+	defer func() {
+		cancel()
+		if !exited {
+			<-done
+		}
+	}()
+	enginetest.WaitFor(t, "the server accepting the local token", 60*time.Second, func(ctx context.Context) (bool, error) {
+		select {
+		case code := <-done:
+			exited = true
+			t.Fatalf("server exited %d: %s", code, errb.String())
+		default:
+		}
+		e, err := engine.Open(ctx, engine.Config{Server: url})
+		if err != nil {
+			return false, err
+		}
+		e.Close()
+		return true, nil
+	})
+	if got := rawConnect(t, addr); !strings.Contains(got, "Authorization Violation") {
+		t.Errorf("a client without the token got %q, want an authorization violation", got)
+	}
+	fi, err := os.Lstat(engine.LocalTokenFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || !fi.Mode().IsRegular() {
+		t.Errorf("token file mode %v, want a regular file 0600", fi.Mode())
+	}
+	var wout, werr bytes.Buffer
+	if code := Main(context.Background(), []string{"workers", "--server", url, "--config", emptyConfig(t)}, strings.NewReader(""), &wout, &werr); code != 0 {
+		t.Errorf("sortie workers --server %s: exit %d: %s", url, code, werr.String())
+	}
 }

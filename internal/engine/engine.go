@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -175,6 +176,16 @@ func (e *Engine) connect() error {
 	}
 	if e.cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(e.cfg.Creds))
+	}
+	if e.cfg.Creds == "" && e.cfg.Token == "" && e.cfg.NKeySeedFile == "" && e.cfg.TLSCert == "" && loopbackURLs(e.cfg.Server) {
+		// A loopback "sortie server" without authentication requires the
+		// user's local token (LocalTokenFile).
+		tok, err := LocalToken(false)
+		if err == nil {
+			opts = append(opts, nats.Token(tok))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("cannot use the local server token", "err", err)
+		}
 	}
 	if e.cfg.Token != "" {
 		opts = append(opts, nats.Token(e.cfg.Token))

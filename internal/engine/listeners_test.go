@@ -2,8 +2,16 @@ package engine_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"log/slog"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +55,32 @@ func TestListenersWithoutAuthAreRefused(t *testing.T) {
 			natsConfig: "mqtt { listen: \"127.0.0.1:-1\" }\n"},
 		{name: "gateway", listener: "gateway", cfg: engine.ServerConfig{Listen: "127.0.0.1:0", Token: "client-token-123", Name: "g"},
 			natsConfig: "gateway { name: g, listen: \"127.0.0.1:-1\" }\n"},
+		// A user without a password lets anyone in as that user.
+		{name: "client user without password", listener: "client", cfg: engine.ServerConfig{Listen: "0.0.0.0:0"},
+			natsConfig: "authorization { users = [ { user: \"a\" } ] }\n"},
+		{name: "client users, one without password", listener: "client", cfg: engine.ServerConfig{Listen: "0.0.0.0:0"},
+			natsConfig: "authorization { users = [ { user: b, password: bbbbbbbbbbbbbbbb }, { user: a } ] }\n"},
+		{name: "client username without password", listener: "client", cfg: engine.ServerConfig{Listen: "0.0.0.0:0"},
+			natsConfig: "authorization { user: a }\n"},
+		{name: "account user without password", listener: "client", cfg: engine.ServerConfig{Listen: "0.0.0.0:0"},
+			natsConfig: "accounts { A: { users: [ {user: a} ] } }\n"},
+		{name: "websocket user without password", listener: "websocket", cfg: engine.ServerConfig{Listen: "127.0.0.1:0"},
+			natsConfig: "websocket { listen: \"127.0.0.1:-1\", no_tls: true, authorization { username: \"a\" } }\n"},
+		{name: "leafnode user without password", listener: "leafnode", cfg: engine.ServerConfig{Listen: "127.0.0.1:0"},
+			natsConfig: "leafnodes { listen: \"127.0.0.1:-1\", authorization { user: a } }\n"},
+		{name: "leafnode users without password", listener: "leafnode", cfg: engine.ServerConfig{Listen: "127.0.0.1:0"},
+			natsConfig: "leafnodes { listen: \"127.0.0.1:-1\", authorization { users = [ { user: a } ] } }\n"},
+		{name: "gateway user without password", listener: "gateway", cfg: engine.ServerConfig{Listen: "127.0.0.1:0", Token: "client-token-123", Name: "g"},
+			natsConfig: "gateway { name: g, listen: \"127.0.0.1:-1\", authorization { user: a } }\n"},
+		{name: "route user without password", listener: "cluster", cfg: engine.ServerConfig{Listen: "127.0.0.1:0", Token: "client-token-123", Name: "r"},
+			natsConfig: "cluster { name: c, listen: \"127.0.0.1:-1\", authorization { user: a } }\n"},
+		// pprof has no authentication and shows the command line.
+		{name: "profiler", listener: "profiler", cfg: engine.ServerConfig{Listen: "127.0.0.1:0", Token: "client-token-123"},
+			natsConfig: "prof_port: -1\n"},
+		{name: "profiler off loopback", listener: "profiler", cfg: engine.ServerConfig{Listen: "0.0.0.0:0", Token: "client-token-123"},
+			natsConfig: "prof_port: -1\n"},
+		{name: "monitor on the client host off loopback", listener: "monitor", cfg: engine.ServerConfig{Listen: "0.0.0.0:0", Token: "client-token-123"},
+			natsConfig: "http_port: -1\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -194,5 +228,111 @@ func TestRogueRouteIsRefused(t *testing.T) {
 	}
 	if ds := cc.DiscoveredServers(); len(ds) != 0 {
 		t.Errorf("the client was told of other servers: %v", ds)
+	}
+}
+
+// Listeners that do authenticate start: users with passwords, and a
+// monitor port without a host, which NATS binds to the loopback client
+// host.
+func TestListenersWithAuthStart(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		cfg        engine.ServerConfig
+		natsConfig string
+	}{
+		{name: "monitor port on the loopback client host", cfg: engine.ServerConfig{Listen: "127.0.0.1:0"}, natsConfig: "http_port: -1\n"},
+		{name: "users with passwords", cfg: engine.ServerConfig{Listen: "127.0.0.1:0"},
+			natsConfig: "authorization { users = [ { user: a, password: aaaaaaaaaaaaaaaa } ] }\nleafnodes { listen: \"127.0.0.1:-1\", authorization { user: l, password: llllllllllllllll } }\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := c.cfg
+			cfg.Data = t.TempDir()
+			cfg.ConfigFile = filepath.Join(t.TempDir(), "nats.conf")
+			if err := os.WriteFile(cfg.ConfigFile, []byte(c.natsConfig), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv, err := engine.StartServer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Shutdown()
+		})
+	}
+}
+
+// writeTLS writes a CA and a server certificate for 127.0.0.1 it signed,
+// and returns their paths.
+func writeTLS(t *testing.T) (ca, cert, key string) {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caTmpl, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "srv.pem"), filepath.Join(dir, "srv.key")
+	for path, b := range map[string]*pem.Block{ca: {Type: "CERTIFICATE", Bytes: caDER}, cert: {Type: "CERTIFICATE", Bytes: srvDER}, key: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, cert, key
+}
+
+// Client certificates are the only authentication: allow_non_tls would
+// let a plaintext client in without one, so it is refused off loopback;
+// without it the server starts.
+func TestAllowNonTLSDoesNotBypassClientCerts(t *testing.T) {
+	t.Parallel()
+	ca, cert, key := writeTLS(t)
+	conf := filepath.Join(t.TempDir(), "nontls.conf")
+	if err := os.WriteFile(conf, []byte("allow_non_tls: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.ServerConfig{Listen: "0.0.0.0:0", Data: t.TempDir(), ConfigFile: conf, TLSCert: cert, TLSKey: key, TLSCA: ca}
+	srv, err := engine.StartServer(cfg)
+	if err == nil {
+		srv.Shutdown()
+		t.Fatal("started with allow_non_tls and client certificates as the only authentication")
+	}
+	var le *engine.ListenerError
+	if !errors.As(err, &le) || le.Listener != "client" || !strings.Contains(le.Reason, "allow_non_tls") {
+		t.Fatalf("error %v, want the client listener refused for allow_non_tls", err)
+	}
+	cfg.ConfigFile = ""
+	cfg.Listen = "127.0.0.1:0"
+	srv, err = engine.StartServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(ca), nats.Timeout(5*time.Second)); err == nil {
+		nc.Close()
+		t.Fatal("a client without a certificate connected")
 	}
 }

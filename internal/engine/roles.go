@@ -107,8 +107,14 @@ func RolePermissions(role Role, pub string) *server.Permissions {
 		)
 	case RoleWorker:
 		pubs = append(common,
+			// Only consumers filtered on one work subject, in the form
+			// nats.go's jetstream creates them: the server pins the
+			// filter to the subject's. No legacy DURABLE.CREATE, which
+			// takes any filter in its body. Subject wildcards match
+			// whole tokens only, so the name is free and not tied to the
+			// filter: a worker key may still create or update any work
+			// consumer's config (docs/security.md, "Roles on the broker").
 			"$JS.API.CONSUMER.CREATE."+WorkStream+".*.sortie.work.*",
-			"$JS.API.CONSUMER.DURABLE.CREATE."+WorkStream+".*",
 			"$JS.API.CONSUMER.INFO."+WorkStream+".*",
 			"$JS.API.CONSUMER.MSG.NEXT."+WorkStream+".*",
 			"$JS.ACK."+WorkStream+".>",

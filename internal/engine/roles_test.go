@@ -166,6 +166,29 @@ func TestRolesLeastPrivilege(t *testing.T) {
 	sub.denied(t, "submitter writes a heartbeat", "$KV."+engine.WorkersBucket+".w1")
 	wrk.denied(t, "worker raises a cancel flag", "$KV."+engine.CancelBucket+".roles1")
 	wrk.denied(t, "worker creates a stream", "$JS.API.STREAM.CREATE.EVIL")
+	// The worker creates only consumers filtered (in the subject, which
+	// the server holds the config to) on one pool's work.
+	wrk.denied(t, "worker creates a legacy durable (any filter)", "$JS.API.CONSUMER.DURABLE.CREATE."+engine.WorkStream+"."+pool)
+	wrk.denied(t, "worker creates an unfiltered consumer", "$JS.API.CONSUMER.CREATE."+engine.WorkStream+"."+pool)
+	wrk.denied(t, "worker filters a pool on another stream subject", "$JS.API.CONSUMER.CREATE."+engine.WorkStream+"."+pool+".sortie.events.x")
+	// The filter in the subject is the one the server applies: a body
+	// naming another is refused, so the pool stays on its work.
+	body := `{"stream_name":"` + engine.WorkStream + `","config":{"durable_name":"` + pool + `","filter_subject":"sortie.work.nowhere","ack_policy":"explicit"}}`
+	inbox := engine.InboxPrefix(auth.Keys[engine.RoleWorker]) + ".retarget"
+	replies, err := wrk.nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wrk.nc.PublishRequest("$JS.API.CONSUMER.CREATE."+engine.WorkStream+"."+pool+".sortie.work."+engine.DefaultPool, inbox, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := replies.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("no answer to the retargeting request: %v", err)
+	}
+	if !strings.Contains(string(resp.Data), `"err_code":10131`) { // filtered subject mismatch
+		t.Errorf("worker retargets its pool through the request body: %s", resp.Data)
+	}
 	for _, c := range []*violations{sub, wrk} {
 		for _, s := range []string{engine.WorkStream, engine.FindingsStream, "KV_" + engine.RunsBucket} {
 			c.denied(t, "delete stream "+s, "$JS.API.STREAM.DELETE."+s)
