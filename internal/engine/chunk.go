@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,11 @@ var (
 	// was not found. Right after a submit a lagging replica can answer so:
 	// callers retry it a few times before giving up on the chunk.
 	ErrTaskNotFound = fmt.Errorf("%w: no such task", ErrNotPlanned)
+	// ErrNotRequeued is the ErrNotPlanned of a continuation that its
+	// parent's record does not name (with exactly its targets), or whose
+	// task is already complete: a replay under an invented id. It must
+	// never run, and must not be settled: it is no chunk of the run.
+	ErrNotRequeued = fmt.Errorf("%w: continuation not requeued", ErrNotPlanned)
 )
 
 // AttemptsExhaustedError means the chunk has used its attempts.
@@ -54,13 +60,19 @@ type Attempt struct {
 // Claim starts an attempt on a delivered chunk: it counts the attempt on the
 // chunk's logical id with compare-and-swap and records the owner.
 func (e *Engine) Claim(ctx context.Context, c *Chunk, worker string, maxAttempts int) (*Attempt, error) {
-	if err := e.checkPlanned(ctx, c); err != nil {
+	t, err := e.checkPlanned(ctx, c)
+	if err != nil {
 		return nil, err
 	}
 	rec, rev, err := e.changeChunk(ctx, c, func(r *ChunkRecord) (bool, error) {
 		switch {
 		case r.State.Terminal():
 			return false, ErrChunkFinished
+		case c.Parent != "" && t.State != TaskRunning:
+			// A continuation of a task already complete (so of a run
+			// that may have finished) was never requeued: its parent's
+			// fan-in keeps the task open until it ends.
+			return false, fmt.Errorf("%w: task %s is %s", ErrNotRequeued, c.TaskKey(), t.State)
 		case e.Cancelled(ctx, c.Run):
 			return false, ErrRunCancelled
 		case r.Attempt >= maxAttempts:
@@ -118,20 +130,46 @@ func (e *Engine) changeChunk(ctx context.Context, c *Chunk, change func(*ChunkRe
 	}
 }
 
-// checkPlanned makes sure a run planned this chunk, for this tool: a worker
-// runs only what was planned.
-func (e *Engine) checkPlanned(ctx context.Context, c *Chunk) error {
+// checkPlanned makes sure a run planned this chunk, for this tool, and
+// that a continuation was requeued: a worker runs only what was planned.
+// It returns the task's record.
+func (e *Engine) checkPlanned(ctx context.Context, c *Chunk) (TaskRecord, error) {
 	var t TaskRecord
 	_, err := getJSON(ctx, e.tasks, c.TaskKey(), &t)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return fmt.Errorf("%w %s", ErrTaskNotFound, c.TaskKey())
+		return t, fmt.Errorf("%w %s", ErrTaskNotFound, c.TaskKey())
 	case err != nil:
-		return err
+		return t, err
 	case t.Tool != c.Tool:
-		return fmt.Errorf("%w: task %s runs %s, not %s", ErrNotPlanned, c.TaskKey(), t.Tool, c.Tool)
+		return t, fmt.Errorf("%w: task %s runs %s, not %s", ErrNotPlanned, c.TaskKey(), t.Tool, c.Tool)
 	case c.Index >= t.Chunks || c.Index < -1 || c.Index == -1 && c.Parent == "":
-		return fmt.Errorf("%w: task %s has no chunk %s", ErrNotPlanned, c.TaskKey(), c.ID)
+		return t, fmt.Errorf("%w: task %s has no chunk %s", ErrNotPlanned, c.TaskKey(), c.ID)
+	}
+	return t, e.CheckRequeued(ctx, c)
+}
+
+// CheckRequeued makes sure a continuation is the one its parent's durable
+// record names: the parent ended, and was requeued under exactly c's id
+// with exactly c's targets. The signature covers the planned chunk only;
+// the continuation id and the targets it keeps are the sender's claim,
+// which this record (written by the evicted worker before it enqueued the
+// continuation) confirms or refutes. Planned chunks pass.
+func (e *Engine) CheckRequeued(ctx context.Context, c *Chunk) error {
+	if c.Parent == "" {
+		return nil
+	}
+	var p ChunkRecord
+	_, err := getJSON(ctx, e.chunks, ChunkKey(c.Run, c.Task, c.Parent), &p)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("%w: chunk %s has no record of its parent %s", ErrNotRequeued, c.Key(), c.Parent)
+	case err != nil:
+		return fmt.Errorf("engine: read parent of chunk %s: %w", c.Key(), err)
+	case !p.State.Terminal() || p.Continuation != c.ID:
+		return fmt.Errorf("%w: chunk %s was not requeued as %s", ErrNotRequeued, ChunkKey(c.Run, c.Task, c.Parent), c.ID)
+	case !slices.Equal(p.Remainder, c.Targets):
+		return fmt.Errorf("%w: chunk %s names other targets than its parent requeued", ErrNotRequeued, c.Key())
 	}
 	return nil
 }
@@ -229,6 +267,11 @@ func continuationID(c *Chunk, attempt int) string { return fmt.Sprintf("%sr%d", 
 // abandoned (attempts exhausted, invalid). It does nothing to a chunk that is
 // already terminal, and counts the chunk in its fan-in.
 func (e *Engine) Settle(ctx context.Context, c *Chunk, state ChunkState, reason string) error {
+	// A continuation no parent requeued is no chunk of the run: settling
+	// it would add it to the task's fan-in.
+	if err := e.CheckRequeued(ctx, c); err != nil {
+		return err
+	}
 	rec, _, err := e.changeChunk(ctx, c, func(r *ChunkRecord) (bool, error) {
 		return settle(r, state, reason), nil
 	})

@@ -343,6 +343,13 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 	// A message that names a chunk (even one that fails validation) ends
 	// that chunk; one that names nothing is only dead-lettered.
 	named := c != nil && engine.ValidChunkKey(c)
+	if named && c.Parent != "" {
+		// A continuation that no parent requeued is no chunk of the run:
+		// neither a finding nor a settle may touch the run for it.
+		if err := w.cfg.Engine.CheckRequeued(ctx, c); errors.Is(err, engine.ErrNotPlanned) {
+			named = false
+		}
+	}
 	if c != nil {
 		dl.Run, dl.Task, dl.Chunk, dl.Tool = c.Run, c.Task, c.ID, c.Tool
 	}
