@@ -14,6 +14,7 @@ import (
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
+	"github.com/sortie-sec/sortie/internal/metrics"
 	"github.com/sortie-sec/sortie/internal/worker"
 )
 
@@ -37,7 +38,8 @@ func TestInventedContinuationsAreNotRun(t *testing.T) {
 	}
 	t.Cleanup(func() { e.Close() })
 	locate, invocations := enginetest.RecordingLocate(t)
-	enginetest.StartWorker(t, e, worker.Config{ID: "w1", Concurrency: 2, Locate: locate})
+	reg := metrics.NewRegistry()
+	enginetest.StartWorker(t, e, worker.Config{ID: "w1", Concurrency: 2, Locate: locate, Metrics: reg})
 
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -156,6 +158,14 @@ func TestInventedContinuationsAreNotRun(t *testing.T) {
 	}
 	if got, want := invocations(), []string{"127.0.0.71", "127.0.0.72"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the tool ran for %q, want %q", got, want)
+	}
+	// Counted as rejected messages, not as abandoned chunks of the run. The
+	// counter moves just after the dead letter is stored: wait for it.
+	enginetest.WaitFor(t, "8 rejected messages counted", time.Minute, func(context.Context) (bool, error) {
+		return reg.Value("sortie_chunks_rejected_total", "default") == 8, nil
+	})
+	if n := reg.Value("sortie_chunks_abandoned_total", "default"); n != 0 {
+		t.Errorf("%v chunks counted abandoned, want 0", n)
 	}
 	if _, err := e.CancelRun(ctx, "running"); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func newMetrics(r *metrics.Registry) *workerMetrics {
 		renewals:     r.Counter("sortie_lease_renewals_total", "Lease renewals (heartbeats) sent.", "pool"),
 		redeliveries: r.Counter("sortie_redeliveries_total", "Chunk messages received more than once.", "pool"),
 		abandoned:    r.Counter("sortie_chunks_abandoned_total", "Chunks dead-lettered: invalid, or out of attempts.", "pool"),
-		rejected:     r.Counter("sortie_chunks_rejected_total", "Chunk messages dead-lettered unrun: unsigned, or not signed by a trusted key.", "pool"),
+		rejected:     r.Counter("sortie_chunks_rejected_total", "Chunk messages dead-lettered unrun and not counted in any run: unsigned, untrusted or tampered, or continuations no chunk requeued.", "pool"),
 		evictions:    r.Counter("sortie_evictions_total", "Running chunks ended by an eviction, by policy applied.", "pool", "policy"),
 		findings:     r.Counter("sortie_findings_ingested_total", "Findings published by this worker.", "pool"),
 	}

@@ -342,12 +342,12 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 	dl := engine.DeadLetter{Pool: d.Pool, Reason: reason, Attempts: attempts, Worker: w.cfg.ID}
 	// A message that names a chunk (even one that fails validation) ends
 	// that chunk; one that names nothing is only dead-lettered.
-	named := c != nil && engine.ValidChunkKey(c)
+	named, forged := c != nil && engine.ValidChunkKey(c), false
 	if named && c.Parent != "" {
 		// A continuation that no parent requeued is no chunk of the run:
 		// neither a finding nor a settle may touch the run for it.
 		if err := w.cfg.Engine.CheckRequeued(ctx, c); errors.Is(err, engine.ErrNotPlanned) {
-			named = false
+			named, forged = false, true
 		}
 	}
 	if c != nil {
@@ -377,8 +377,12 @@ func (w *Worker) deadLetter(ctx context.Context, d *engine.Delivery, reason stri
 			return
 		}
 	}
-	w.m.chunks.With(w.cfg.Pool, string(engine.ChunkAbandoned)).Inc()
-	w.m.abandoned.With(w.cfg.Pool).Inc()
+	if forged {
+		w.m.rejected.With(w.cfg.Pool).Inc()
+	} else {
+		w.m.chunks.With(w.cfg.Pool, string(engine.ChunkAbandoned)).Inc()
+		w.m.abandoned.With(w.cfg.Pool).Inc()
+	}
 	_ = d.Term(reason)
 }
 
