@@ -177,12 +177,13 @@ func (e *Engine) connect() error {
 	if e.cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(e.cfg.Creds))
 	}
+	var localToken string
 	if e.cfg.Creds == "" && e.cfg.Token == "" && e.cfg.NKeySeedFile == "" && e.cfg.TLSCert == "" && loopbackURLs(e.cfg.Server) {
 		// A loopback "sortie server" without authentication requires the
 		// user's local token (LocalTokenFile).
 		tok, err := LocalToken(false)
 		if err == nil {
-			opts = append(opts, nats.Token(tok))
+			localToken = tok
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			e.log.Warn("cannot use the local server token", "err", err)
 		}
@@ -209,6 +210,12 @@ func (e *Engine) connect() error {
 		opts = append(opts, nats.ClientCert(e.cfg.TLSCert, e.cfg.TLSKey))
 	}
 	nc, err := nats.Connect(e.cfg.Server, opts...)
+	if err != nil && localToken != "" && errors.Is(err, nats.ErrAuthorization) {
+		// The token is offered only to a server that asks for
+		// authentication: a stock server with a no_auth_user refuses any
+		// client that sends one.
+		nc, err = nats.Connect(e.cfg.Server, append(opts, nats.Token(localToken))...)
+	}
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", redactURL(e.cfg.Server), err)
 	}

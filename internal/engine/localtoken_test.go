@@ -1,11 +1,15 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/sortie-sec/sortie/internal/engine"
 )
@@ -64,4 +68,36 @@ func TestLocalToken(t *testing.T) {
 	if _, err := engine.LocalTokenAt(filepath.Join(open, "server.token"), true); err == nil {
 		t.Error("made a token in a directory others may enter")
 	}
+}
+
+// A client with no credentials offers the local token only to a server that
+// asks for authentication: a stock server on loopback with a no_auth_user
+// refuses any client that sends a token, and must keep working when the
+// user also ran a "sortie server" once (the token file exists).
+func TestLocalTokenNotSentToNoAuthUser(t *testing.T) {
+	t.Parallel()
+	if _, err := engine.LocalToken(true); err != nil {
+		t.Fatal(err)
+	}
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir(),
+		Users:      []*server.User{{Username: "anon", Password: "anon-password-123"}},
+		NoAuthUser: "anon",
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := engine.Open(ctx, engine.Config{Server: srv.ClientURL()})
+	if err != nil {
+		t.Fatalf("connect to a no_auth_user server with the local token present: %v", err)
+	}
+	e.Close()
 }

@@ -289,9 +289,10 @@ func (w *Worker) handle(d *engine.Delivery) {
 	case errors.As(err, &exhausted):
 		w.abandon(ctx, d, log, exhausted)
 		return
-	case errors.Is(err, engine.ErrTaskNotFound) && d.NumDelivered < 3:
-		// Maybe a replica that has not caught up with the submit yet: try
-		// again shortly before taking the chunk for a stray.
+	case (errors.Is(err, engine.ErrTaskNotFound) || errors.Is(err, engine.ErrNotRequeued)) && d.NumDelivered < 3:
+		// Maybe a replica that has not caught up with the submit, or with
+		// the parent's record naming this continuation: try again shortly
+		// before taking the chunk for a stray.
 		_ = d.ReleaseAfter(time.Second)
 		return
 	case errors.Is(err, engine.ErrNotPlanned):
