@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
@@ -24,32 +22,10 @@ import (
 // never starts the tool, and leaves the run's tasks and chunks as they were.
 func TestInventedContinuationsAreNotRun(t *testing.T) {
 	t.Parallel()
-	srv, err := engine.StartServer(engine.ServerConfig{Listen: "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t)), Data: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	url := srv.ClientURL()
+	reg := metrics.NewRegistry()
+	e, nc, js, invocations := rawFleet(t, worker.Config{ID: "w1", Concurrency: 2, Metrics: reg})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e, err := engine.Open(ctx, engine.Config{Server: url, SigningKey: enginetest.Key(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	locate, invocations := enginetest.RecordingLocate(t)
-	reg := metrics.NewRegistry()
-	enginetest.StartWorker(t, e, worker.Config{ID: "w1", Concurrency: 2, Locate: locate, Metrics: reg})
-
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sub, err := nc.SubscribeSync(workSubject)
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sortie-sec/sortie/internal/engine"
 	"github.com/sortie-sec/sortie/internal/enginetest"
@@ -34,31 +32,9 @@ const (
 // chunk record; a chunk its submitter signed runs.
 func TestForgedChunksAreNotRun(t *testing.T) {
 	t.Parallel()
-	srv, err := engine.StartServer(engine.ServerConfig{Listen: "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t)), Data: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	url := srv.ClientURL()
+	e, _, js, invocations := rawFleet(t, worker.Config{ID: "w1", Concurrency: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := engine.Open(ctx, engine.Config{Server: url, SigningKey: enginetest.Key(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	locate, invocations := enginetest.RecordingLocate(t)
-	enginetest.StartWorker(t, e, worker.Config{ID: "w1", Concurrency: 1, Locate: locate})
-
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tasks, err := js.KeyValue(ctx, engine.TasksBucket)
 	if err != nil {
 		t.Fatal(err)
