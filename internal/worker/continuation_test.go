@@ -117,13 +117,9 @@ func TestInventedContinuationsAreNotRun(t *testing.T) {
 	// A running run: its only chunk sleeps while the replays arrive.
 	submit(t, e, "running", engine.TaskPlan{Targets: []string{"127.0.0.72"}, Options: map[string][]string{"sleep": {"10m"}}})
 	m = capture("running")
-	deadline := time.Now().Add(time.Minute)
-	for len(invocations()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the running chunk did not start: %q", invocations())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	enginetest.WaitFor(t, "the running chunk's tool started", time.Minute, func(context.Context) (bool, error) {
+		return len(invocations()) >= 2, nil
+	})
 	tasks, chunks = state("running")
 	replay("running", m)
 	if ts, cs := state("running"); !reflect.DeepEqual(ts, tasks) || !reflect.DeepEqual(cs, chunks) {
