@@ -133,17 +133,12 @@ func isInvisible(r rune) bool {
 	case r < 0x80:
 		return false
 	case termsafe.Escaped(r), unicode.Is(unicode.Zs, r), unicode.Is(unicode.Co, r):
+		// Escaped covers every Default_Ignorable_Code_Point: Cf, the
+		// variation selectors, U+034F, the Hangul fillers, the Khmer
+		// inherent vowels U+17B4 and U+17B5, U+E0000-U+E0FFF.
 		return true
 	case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S):
 		return true // unassigned (or a surrogate, which valid UTF-8 never holds)
-	case unicode.Is(unicode.Variation_Selector, r):
-		return true
-	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
-		// With Cf and the variation selectors, every Default_Ignorable_Code_Point:
-		// U+034F, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, the
-		// Khmer inherent vowels U+17B4, U+17B5, U+2065, U+FFF0-U+FFF8,
-		// U+E0000-U+E0FFF.
-		return true
 	case r == '\u2800':
 		return true
 	}
