@@ -89,7 +89,11 @@ func newRecorder(g *globalOptions, dir *report.Dir, fw *report.FindingsWriter, s
 	}
 	r := &recorder{dir: dir, fw: fw, meta: meta, stop: stop}
 	r.printer = newPrinter(g, r.outputFailed)
-	r.printer.Start(meta.Tool, meta.ID)
+	verb := "running"
+	if meta.Kind == "import" {
+		verb = "importing"
+	}
+	r.printer.Start(verb, meta.Tool, meta.ID)
 	return r, nil
 }
 

@@ -96,6 +96,9 @@ func withHint(err error, hint string) error { return hintError{err: err, hint: h
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
 	root, err := newRootCommand(g, args)
+	if err == nil && !completing(args) && !reportsBroken(root, args) {
+		warnBroken(stderr, g.registry)
+	}
 	if err == nil {
 		root.SetArgs(args)
 		root.SetIn(stdin)
@@ -104,6 +107,35 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = root.ExecuteContext(ctx)
 	}
 	return reportError(stderr, err)
+}
+
+// completing reports whether args are the shell asking for completions:
+// warnings would land in the middle of the user's command line.
+func completing(args []string) bool {
+	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+}
+
+// reportsBroken reports whether the command args run tells of broken tools
+// itself: "sortie tools" lists them, and "sortie x NAME" reaches the x
+// command only for a name that is not a working tool, and says why.
+func reportsBroken(root *cobra.Command, args []string) bool {
+	c, _, err := root.Find(args)
+	if err != nil || c.Parent() != root {
+		return false
+	}
+	return c.Name() == "tools" || c.Name() == "x"
+}
+
+// warnBroken says which custom tools are disabled and why; every other
+// command works.
+func warnBroken(stderr io.Writer, reg *tool.Registry) {
+	broken := reg.Broken()
+	for _, b := range broken {
+		fmt.Fprintf(stderr, "sortie: warning: custom tool %q is disabled:%s\n", b.Name, termsafe.CleanLines(indentLines(b.Err.Error())))
+	}
+	if len(broken) > 0 {
+		fmt.Fprintln(stderr, "hint: fix or remove the file; see docs/custom-tools.md")
+	}
 }
 
 // reportError prints err the house way and returns its exit code.
@@ -123,11 +155,40 @@ func reportError(stderr io.Writer, err error) int {
 	if errors.As(err, &he) {
 		fmt.Fprintf(stderr, "hint: %s\n", termsafe.CleanLines(he.hint))
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
+	return exitCode(err)
+}
+
+// exitCode maps an error to the exit code of the README's table; it is the
+// only place that does.
+func exitCode(err error) int {
+	var (
+		pe partialError
+		ue usageError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &pe):
+		return ExitPartial
+	case errors.As(err, &ue):
+		return ExitUsage
+	case cobraUsage(err):
 		return ExitUsage
 	}
 	return ExitError
+}
+
+// cobraUsage reports whether err is cobra's own complaint about a command
+// line it could not match to a command: cobra makes these with fmt.Errorf,
+// so only their text tells them.
+func cobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "required flag(s) ", "accepts ", "requires at least ", "requires at most ", "invalid argument "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func newRootCommand(g *globalOptions, args []string) (*cobra.Command, error) {
@@ -263,7 +324,7 @@ func loadRegistry(dir string) (*tool.Registry, error) {
 		return reg, nil
 	}
 	if err := tool.LoadDir(reg, dir); err != nil {
-		return nil, withHint(err, "fix or remove the file; see docs/custom-tools.md")
+		return nil, usageError{err}
 	}
 	return reg, nil
 }

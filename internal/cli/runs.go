@@ -438,7 +438,7 @@ func attachLocal(ctx context.Context, g *globalOptions, id string) error {
 		return err
 	}
 	pr := newPrinter(g, func(error) {})
-	pr.Start(m.Tool, m.ID)
+	pr.Start("following", m.Tool, m.ID)
 	var off int64
 	show := func() error {
 		f, err := os.Open(d.File(report.FindingsFile))

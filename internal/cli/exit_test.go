@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mainEnv runs Main in process with the data and config directories in a
+// fresh temporary directory. Main reads them from the environment, so the
+// tests that use it do not run in parallel.
+type mainEnv struct {
+	t    *testing.T
+	home string
+}
+
+func newMainEnv(t *testing.T) *mainEnv {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+	t.Setenv("SORTIE_TOOLS_DIR", "")
+	t.Setenv("SORTIE_SERVER", "")
+	return &mainEnv{t: t, home: home}
+}
+
+// run runs sortie with args and returns its exit code, stdout and stderr.
+func (e *mainEnv) run(stdin string, args ...string) (int, string, string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// write makes a file under the environment's home directory.
+func (e *mainEnv) write(name, data string) string {
+	e.t.Helper()
+	p := filepath.Join(e.home, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// TestExitCodes walks every command's error paths: each exits with the
+// code of the README's table and says what went wrong on a "sortie: error:"
+// line.
+func TestExitCodes(t *testing.T) {
+	e := newMainEnv(t)
+	e.write("config/sortie/tools/echo-hosts.yaml", echoHostsTool)
+	// A directory: unreadable as a file even by root.
+	unreadable := filepath.Dir(e.write("unreadable/x", ""))
+	const noServer = "nats://127.0.0.1:1"
+	cases := []struct {
+		args []string
+		code int
+		msg  string // a regexp the error line matches
+	}{
+		// Usage: unknown commands, flags and arguments.
+		{[]string{"nosuch"}, ExitUsage, `unknown command "nosuch"`},
+		{[]string{"--nosuch"}, ExitUsage, `unknown flag: --nosuch`},
+		{[]string{"x"}, ExitUsage, `name a tool`},
+		{[]string{"x", "nosuch", "127.0.0.1"}, ExitUsage, `unknown tool "nosuch"`},
+		{[]string{"x", "httpx", "--nosuch", "127.0.0.1"}, ExitUsage, `unknown flag: --nosuch`},
+		{[]string{"x", "httpx", "--rate-limit", "fast", "127.0.0.1"}, ExitUsage, `not a whole number`},
+		{[]string{"x", "echo-hosts", "-i", filepath.Join(e.home, "missing.txt")}, ExitUsage, `no such file`},
+		{[]string{"x", "echo-hosts", "-i", unreadable}, ExitUsage, `is a directory`},
+		{[]string{"x", "echo-hosts", "--task-timeout", "soon", "127.0.0.1"}, ExitUsage, `invalid argument "soon"`},
+		{[]string{"x", "echo-hosts", "--raw-limit", "lots", "127.0.0.1"}, ExitUsage, `raw-limit`},
+		{[]string{"x", "echo-hosts", "--out", unreadable, "127.0.0.1"}, ExitUsage, `unreadable`},
+		{[]string{"x", "echo-hosts", "--", "-oX"}, ExitUsage, `starts with "-"`},
+		{[]string{"import"}, ExitUsage, `import needs TOOL and FILE`},
+		{[]string{"import", "nosuch", "f"}, ExitUsage, `unknown tool "nosuch"`},
+		{[]string{"import", "httpx", filepath.Join(e.home, "missing.txt")}, ExitUsage, `no such file`},
+		{[]string{"import", "httpx", unreadable}, ExitUsage, `is a directory`},
+		{[]string{"tools", "extra"}, ExitUsage, `unknown command "extra"|accepts 0 arg`},
+		{[]string{"install"}, ExitUsage, `name the tools to install`},
+		{[]string{"install", "nosuch"}, ExitUsage, `unknown tool "nosuch"`},
+		{[]string{"workers"}, ExitUsage, `no server`},
+		{[]string{"keys", "new"}, ExitUsage, ``},
+		{[]string{"runs", "extra"}, ExitUsage, `unknown command "extra"|accepts 0 arg`},
+		{[]string{"runs", "show"}, ExitUsage, `name one run`},
+		{[]string{"runs", "show", "a", "b"}, ExitUsage, `name one run`},
+		{[]string{"--log-format", "xml", "tools"}, ExitUsage, `--log-format "xml"`},
+		{[]string{"--config", filepath.Join(e.home, "missing.yaml"), "tools"}, ExitUsage, `config`},
+		{[]string{"--tools-dir", filepath.Join(e.home, "missing"), "tools"}, ExitUsage, `tools directory`},
+		// Usage: a run that does not exist, for every command that takes one.
+		{[]string{"runs", "show", "nosuch"}, ExitUsage, `no local run nosuch`},
+		{[]string{"runs", "attach", "nosuch"}, ExitUsage, `no local run nosuch`},
+		{[]string{"runs", "cancel", "nosuch"}, ExitUsage, `no local run nosuch`},
+		{[]string{"runs", "resume", "nosuch"}, ExitUsage, `no local run nosuch`},
+		{[]string{"runs", "report", "nosuch"}, ExitUsage, `no local run nosuch`},
+		{[]string{"runs", "report", "nosuch", "--out", unreadable}, ExitUsage, `no local run nosuch`},
+		{[]string{"runs", "rm", "nosuch"}, ExitUsage, `no local run nosuch`},
+		// Errors: no server there.
+		{[]string{"runs", "--server", noServer}, ExitError, `connect|server`},
+		{[]string{"runs", "show", "nosuch", "--server", noServer}, ExitError, `connect|server`},
+		{[]string{"runs", "cancel", "nosuch", "--server", noServer}, ExitError, `connect|server`},
+		{[]string{"workers", "--server", noServer}, ExitError, `connect|server`},
+	}
+	for _, c := range cases {
+		code, _, stderr := e.run("", c.args...)
+		if code != c.code {
+			t.Errorf("sortie %s: exit %d, want %d; stderr:\n%s", strings.Join(c.args, " "), code, c.code, stderr)
+			continue
+		}
+		line := regexp.MustCompile(`(?m)^sortie: error: .*(` + c.msg + `)`)
+		if !line.MatchString(stderr) {
+			t.Errorf("sortie %s: stderr has no \"sortie: error:\" line matching %q:\n%s", strings.Join(c.args, " "), c.msg, stderr)
+		}
+	}
+}
+
+// echoHostsTool is a custom tool that prints its targets back as hosts.
+const echoHostsTool = `name: echo-hosts
+binary: cat
+inputs: [host, ip]
+input: {mode: stdin}
+output: {format: lines}
+findings:
+  - type: subdomain
+    fields: {host: "{line}"}
+`
+
+// TestBrokenCustomTool: a custom tool whose definition does not load is
+// disabled with a warning naming its file and position; every other
+// command works.
+func TestBrokenCustomTool(t *testing.T) {
+	e := newMainEnv(t)
+	e.write("config/sortie/tools/echo-hosts.yaml", echoHostsTool)
+	bad := e.write("config/sortie/tools/bad.yaml", "name: bad\nbinary: cat\ninputs: [host]\noutput: {format: lines}\nfindings: [{type: nosuch, fields: {host: \"{line}\"}}]\n")
+	notYAML := e.write("config/sortie/tools/notyaml.yaml", "name: [\n")
+	warning := regexp.MustCompile(`(?m)^sortie: warning: custom tool "bad" is disabled: ` + regexp.QuoteMeta(bad) + `:5:19: `)
+	warning2 := regexp.MustCompile(`(?m)^sortie: warning: custom tool "notyaml" is disabled: ` + regexp.QuoteMeta(notYAML) + `:1: invalid YAML`)
+
+	for _, args := range [][]string{{"--help"}, {"completion", "bash"}, {"x", "httpx", "--help"}, {"runs"}} {
+		code, stdout, stderr := e.run("", args...)
+		if code != ExitOK || stdout == "" {
+			t.Errorf("sortie %s: exit %d, stdout %d bytes; stderr:\n%s", strings.Join(args, " "), code, len(stdout), stderr)
+		}
+		if !warning.MatchString(stderr) || !warning2.MatchString(stderr) {
+			t.Errorf("sortie %s: no warning naming the broken files:\n%s", strings.Join(args, " "), stderr)
+		}
+	}
+	code, stdout, stderr := e.run("", "x", "echo-hosts", "127.0.0.1", "-q", "--json", "--out", filepath.Join(e.home, "run1"))
+	if code != ExitOK || !strings.Contains(stdout, `"host":"127.0.0.1"`) {
+		t.Errorf("the working custom tool: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
+	}
+
+	code, _, stderr = e.run("", "x", "bad", "127.0.0.1")
+	if code != ExitUsage || !strings.Contains(stderr, `sortie: error: tool "bad" is disabled: its definition does not load:`) ||
+		!strings.Contains(stderr, "hint: fix or remove "+bad) || warning.MatchString(stderr) {
+		t.Errorf("sortie x bad: exit %d; stderr:\n%s", code, stderr)
+	}
+
+	code, stdout, stderr = e.run("", "tools", "--json")
+	if code != ExitOK {
+		t.Fatalf("sortie tools: exit %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{`"name":"bad","state":"broken","installed":false,"path":"` + bad + `","error":"` + bad + `:5:19: `, `"name":"notyaml","state":"broken"`, `"name":"echo-hosts","state":"installed"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("sortie tools --json has no %s:\n%s", want, stdout)
+		}
+	}
+
+	// Completion asks sortie at every TAB: no warning in the user's line.
+	code, _, stderr = e.run("", "__complete", "x", "")
+	if code != ExitOK || strings.Contains(stderr, "warning") {
+		t.Errorf("sortie __complete: exit %d, stderr %q", code, stderr)
+	}
+}
