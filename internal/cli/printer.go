@@ -83,7 +83,7 @@ type jsonPrinter struct {
 var _ printer = (*jsonPrinter)(nil)
 
 func (p *jsonPrinter) Start(string, string, string) {}
-func (p *jsonPrinter) Command(string)       {}
+func (p *jsonPrinter) Command(string)               {}
 func (p *jsonPrinter) Finding(_ finding.Finding, line []byte) error {
 	// The same JSON, with bidi and other format characters escaped too.
 	_, err := p.out.Write(termsafe.JSON(line))
