@@ -63,6 +63,9 @@ func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, m
 		}
 		return nil, withHint(err, "choose another directory with --out DIR")
 	}
+	if out != "" {
+		indexRunDir(g, dir)
+	}
 	meta.ID, meta.State, meta.Started, meta.Sortie = id, "running", time.Now().UTC(), version()
 	fw, err := report.CreateFindings(dir.File(report.FindingsFile))
 	if err != nil {
