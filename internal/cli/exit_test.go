@@ -3,12 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sortie-sec/sortie/internal/tool"
 )
 
 // mainEnv runs Main in process with the data and config directories in a
@@ -177,5 +181,55 @@ func TestBrokenCustomTool(t *testing.T) {
 	code, _, stderr = e.run("", "__complete", "x", "")
 	if code != ExitOK || strings.Contains(stderr, "warning") {
 		t.Errorf("sortie __complete: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestCachedVersionRetriesFailures: a failed version command is not run
+// again on every command, but is an hour later (its environment may have
+// been fixed), and a success is kept.
+func TestCachedVersionRetriesFailures(t *testing.T) {
+	e := newMainEnv(t)
+	calls := filepath.Join(e.home, "calls")
+	fixed := filepath.Join(e.home, "fixed")
+	bin := e.write("bin/vtool", "#!/bin/sh\necho x >> "+calls+"\n[ -e "+fixed+" ] && echo 'vtool 1.2.3'\n")
+	if err := os.Chmod(bin, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := &tool.Definition{Name: "vtool", Binary: "vtool", Version: tool.VersionCommand{Args: []string{"-v"}, Regex: `vtool (\S+)`}}
+	ncalls := func() int { b, _ := os.ReadFile(calls); return strings.Count(string(b), "x") }
+
+	if v := cachedVersion(t.Context(), bin, d); v != "" || ncalls() != 1 {
+		t.Fatalf("first: %q after %d calls", v, ncalls())
+	}
+	if err := os.WriteFile(fixed, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := cachedVersion(t.Context(), bin, d); v != "" || ncalls() != 1 {
+		t.Fatalf("within the hour: %q after %d calls, want the cached failure", v, ncalls())
+	}
+	// An hour later.
+	cacheFile := filepath.Join(e.home, "data", "sortie", "cache", "versions.json")
+	b, err := os.ReadFile(cacheFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cache map[string]string
+	if err := json.Unmarshal(b, &cache); err != nil {
+		t.Fatal(err)
+	}
+	for k := range cache {
+		cache[k] = "!" + strconv.FormatInt(time.Now().Add(-2*time.Hour).Unix(), 10)
+	}
+	if b, err = json.Marshal(cache); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cacheFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := cachedVersion(t.Context(), bin, d); v != "1.2.3" || ncalls() != 2 {
+		t.Fatalf("an hour later: %q after %d calls", v, ncalls())
+	}
+	if v := cachedVersion(t.Context(), bin, d); v != "1.2.3" || ncalls() != 2 {
+		t.Fatalf("cached success: %q after %d calls", v, ncalls())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -310,12 +311,20 @@ func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
 	}
 	v, ok := cache[key]
 	versionCacheMu.Unlock()
-	if ok {
+	if ok && !strings.HasPrefix(v, "!") && v != "" {
 		return v
 	}
-	// A failure is cached too (as ""): a tool whose version command hangs
-	// must not cost every run its timeout. A new binary gets a new key.
-	v, _ = install.Version(ctx, bin, d)
+	// A failure is cached too (as "!" and its time): a tool whose version
+	// command hangs must not cost every run its timeout. It is asked again
+	// an hour later (its environment may have been fixed: dirsearch's
+	// interpreter), and at once for a new binary, which gets a new key.
+	if t, err := strconv.ParseInt(strings.TrimPrefix(v, "!"), 10, 64); ok && err == nil && time.Since(time.Unix(t, 0)) < versionRetry {
+		return ""
+	}
+	v, err = install.Version(ctx, bin, d)
+	if err != nil {
+		v = "!" + strconv.FormatInt(time.Now().Unix(), 10)
+	}
 	versionCacheMu.Lock()
 	defer versionCacheMu.Unlock()
 	if b, err := os.ReadFile(cacheFile); err == nil {
@@ -325,7 +334,13 @@ func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
 	if b, err := json.Marshal(cache); err == nil && os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
 		_ = safefile.WriteAtomic(cacheFile, b, 0o644) // a random temporary name, never a link followed
 	}
+	if strings.HasPrefix(v, "!") {
+		return ""
+	}
 	return v
 }
+
+// versionRetry is how long a failed version command is not run again.
+const versionRetry = time.Hour
 
 var versionCacheMu sync.Mutex
