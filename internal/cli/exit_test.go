@@ -91,7 +91,6 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"install"}, ExitUsage, `name the tools to install`},
 		{[]string{"install", "nosuch"}, ExitUsage, `unknown tool "nosuch"`},
 		{[]string{"workers"}, ExitUsage, `no server`},
-		{[]string{"keys", "new"}, ExitUsage, ``},
 		{[]string{"runs", "extra"}, ExitUsage, `unknown command "extra"|accepts 0 arg`},
 		{[]string{"runs", "show"}, ExitUsage, `name one run`},
 		{[]string{"runs", "show", "a", "b"}, ExitUsage, `name one run`},
@@ -99,6 +98,14 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--config", filepath.Join(e.home, "missing.yaml"), "tools"}, ExitUsage, `config`},
 		{[]string{"--tools-dir", filepath.Join(e.home, "missing"), "tools"}, ExitUsage, `tools directory`},
 		// Usage: a run that does not exist, for every command that takes one.
+		{[]string{"keys", "new"}, ExitUsage, `name the new key's file`},
+		{[]string{"keys", "show", "extra"}, ExitUsage, `unknown command "extra"`},
+		{[]string{"health", "extra"}, ExitUsage, `unknown command "extra"`},
+		{[]string{"worker"}, ExitUsage, `no server`},
+		{[]string{"worker", "--eviction", "bogus", "--server", noServer}, ExitUsage, `eviction "bogus"`},
+		{[]string{"server", "--listen", "bad"}, ExitUsage, `--listen bad: address bad: missing port`},
+		{[]string{"server", "--cluster-listen", "bad"}, ExitUsage, `--cluster-listen bad`},
+		{[]string{"import", "httpx", "-"}, ExitUsage, `import: - is empty`},
 		{[]string{"runs", "show", "nosuch"}, ExitUsage, `no local run nosuch`},
 		{[]string{"runs", "attach", "nosuch"}, ExitUsage, `no local run nosuch`},
 		{[]string{"runs", "cancel", "nosuch"}, ExitUsage, `no local run nosuch`},
@@ -114,14 +121,30 @@ func TestExitCodes(t *testing.T) {
 	}
 	for _, c := range cases {
 		code, _, stderr := e.run("", c.args...)
-		if code != c.code {
-			t.Errorf("sortie %s: exit %d, want %d; stderr:\n%s", strings.Join(c.args, " "), code, c.code, stderr)
-			continue
-		}
-		line := regexp.MustCompile(`(?m)^sortie: error: .*(` + c.msg + `)`)
-		if !line.MatchString(stderr) {
-			t.Errorf("sortie %s: stderr has no \"sortie: error:\" line matching %q:\n%s", strings.Join(c.args, " "), c.msg, stderr)
-		}
+		checkExit(t, c.args, code, stderr, c.code, c.msg)
+	}
+
+	// Bad settings from the environment: the setting, the value, and what
+	// the flag wants, not the parser's words.
+	t.Setenv("SORTIE_CHUNK_SIZE", "abc")
+	code, _, stderr := e.run("", "x", "echo-hosts", "127.0.0.1")
+	checkExit(t, []string{"SORTIE_CHUNK_SIZE=abc", "x"}, code, stderr, ExitUsage, `SORTIE_CHUNK_SIZE: "abc" for --chunk-size is not a number$`)
+	if strings.Contains(stderr, "strconv") {
+		t.Errorf("the parser's words on the screen:\n%s", stderr)
+	}
+}
+
+// checkExit checks an exit code and a "sortie: error:" line matching the
+// regexp msg.
+func checkExit(t *testing.T, args []string, code int, stderr string, wantCode int, msg string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("sortie %s: exit %d, want %d; stderr:\n%s", strings.Join(args, " "), code, wantCode, stderr)
+		return
+	}
+	line := regexp.MustCompile(`(?m)^sortie: error: .*(` + msg + `)`)
+	if !line.MatchString(stderr) {
+		t.Errorf("sortie %s: stderr has no \"sortie: error:\" line matching %q:\n%s", strings.Join(args, " "), msg, stderr)
 	}
 }
 
