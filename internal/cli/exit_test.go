@@ -256,3 +256,18 @@ func TestCachedVersionRetriesFailures(t *testing.T) {
 		t.Fatalf("cached success: %q after %d calls", v, ncalls())
 	}
 }
+
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"30d", "12h", "90m", "0d", "-1d", "d", "36501d", "200000d", "1.5h", "soon", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseAge(s)
+		if err == nil && (d <= 0 || d > 36500*24*time.Hour) {
+			t.Fatalf("parseAge(%q) = %v, no error", s, d)
+		}
+		if err != nil && exitCode(err) != ExitUsage {
+			t.Fatalf("parseAge(%q): %v is not a usage error", s, err)
+		}
+	})
+}

@@ -116,7 +116,7 @@ func parseAge(s string) (time.Duration, error) {
 		var days int
 		days, err = strconv.Atoi(n)
 		d = time.Duration(days) * 24 * time.Hour
-		if days > 1<<20 {
+		if days > 36500 { // a hundred years; more would overflow a Duration
 			err = errors.New("too long")
 		}
 	} else {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -73,24 +74,31 @@ func IndexedDirs() ([]string, error) {
 		return nil, fmt.Errorf("run index: %w", err)
 	}
 	defer f.Close()
+	dirs, err := parseIndex(f)
+	if err != nil {
+		return nil, fmt.Errorf("run index: %w", err)
+	}
+	return dirs, nil
+}
+
+// parseIndex reads the index's lines: each a quoted absolute path, kept
+// once; any other line (torn, edited by hand) is skipped.
+func parseIndex(r io.Reader) ([]string, error) {
 	var (
 		dirs []string
 		seen = map[string]bool{}
 	)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
 		d, err := strconv.Unquote(string(bytes.TrimSpace(sc.Bytes())))
-		if err != nil || !filepath.IsAbs(d) || seen[d] {
+		if err != nil || !filepath.IsAbs(d) || filepath.Clean(d) != d || seen[d] {
 			continue
 		}
 		seen[d] = true
 		dirs = append(dirs, d)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("run index: %w", err)
-	}
-	return dirs, nil
+	return dirs, sc.Err()
 }
 
 // RemoveFromIndex drops dirs, and every entry whose directory is gone, from
