@@ -15,9 +15,9 @@ import (
 	"github.com/sortie-sec/sortie/internal/safefile"
 )
 
-// IndexFile, in the data directory, lists the run directories made outside
-// the runs directory (--out DIR), one quoted absolute path a line, so that
-// "sortie runs" lists them too. Entries whose directory is gone are skipped
+// IndexFile is the file, in the data directory, that lists the run
+// directories made outside the runs directory (--out DIR), one quoted
+// absolute path a line, so that "sortie runs" lists them too. Entries whose directory is gone are skipped
 // when read, and dropped when runs are removed.
 const IndexFile = "runs.index"
 
