@@ -190,6 +190,12 @@ func TestBrokenCustomTool(t *testing.T) {
 		t.Errorf("sortie x bad: exit %d; stderr:\n%s", code, stderr)
 	}
 
+	// A name that is no tool: the warnings may tell why.
+	code, _, stderr = e.run("", "x", "notyam", "127.0.0.1")
+	if code != ExitUsage || !strings.Contains(stderr, `unknown tool "notyam" (did you mean notyaml?)`) || !warning2.MatchString(stderr) {
+		t.Errorf("sortie x notyam: exit %d; stderr:\n%s", code, stderr)
+	}
+
 	code, stdout, stderr = e.run("", "tools", "--json")
 	if code != ExitOK {
 		t.Fatalf("sortie tools: exit %d; stderr:\n%s", code, stderr)

@@ -96,7 +96,7 @@ func withHint(err error, hint string) error { return hintError{err: err, hint: h
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
 	root, err := newRootCommand(g, args)
-	if err == nil && !completing(args) && !reportsBroken(root, args) {
+	if err == nil && !completing(args) && !reportsBroken(root, g.registry, args) {
 		warnBroken(stderr, g.registry)
 	}
 	if err == nil {
@@ -116,14 +116,27 @@ func completing(args []string) bool {
 }
 
 // reportsBroken reports whether the command args run tells of broken tools
-// itself: "sortie tools" lists them, and "sortie x NAME" reaches the x
-// command only for a name that is not a working tool, and says why.
-func reportsBroken(root *cobra.Command, args []string) bool {
-	c, _, err := root.Find(args)
+// itself: "sortie tools" lists them, and "sortie x NAME" for a broken NAME
+// says why it is disabled.
+func reportsBroken(root *cobra.Command, reg *tool.Registry, args []string) bool {
+	c, rest, err := root.Find(args)
 	if err != nil || c.Parent() != root {
 		return false
 	}
-	return c.Name() == "tools" || c.Name() == "x"
+	if c.Name() == "tools" {
+		return true
+	}
+	if c.Name() != "x" {
+		return false
+	}
+	for _, a := range rest {
+		if !strings.HasPrefix(a, "-") {
+			_, err := reg.Get(a)
+			var be *tool.BrokenToolError
+			return errors.As(err, &be)
+		}
+	}
+	return false
 }
 
 // warnBroken says which custom tools are disabled and why; every other

@@ -275,6 +275,13 @@ func runHealth(_ context.Context, g *globalOptions) error {
 	} else {
 		fmt.Fprintf(g.stdout, "ok    %-14s all %d installed\n", "tools", n)
 	}
+	if broken := g.registry.Broken(); len(broken) > 0 {
+		names := make([]string, len(broken))
+		for i, b := range broken {
+			names[i] = b.Name
+		}
+		fmt.Fprintf(g.stdout, "warn  %-14s %d disabled, their definitions do not load: %s (sortie tools says why)\n", "custom tools", len(broken), termsafe.Clean(strings.Join(names, ", ")))
+	}
 	if problems > 0 {
 		return fmt.Errorf("%d health checks failed", problems)
 	}

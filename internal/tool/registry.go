@@ -115,15 +115,21 @@ func (r *Registry) Get(name string) (*Definition, error) {
 	return nil, &UnknownToolError{Name: name, Similar: r.Suggest(name)}
 }
 
-// Suggest returns tool names close to name: a shared prefix or an edit
-// distance of at most 2.
+// Suggest returns tool names close to name, broken tools' included: a
+// shared prefix or an edit distance of at most 2.
 func (r *Registry) Suggest(name string) []string {
 	var out []string
 	lname := strings.ToLower(name)
-	for n := range r.byName {
-		if levenshtein(lname, n) <= 2 || (len(lname) >= 3 && strings.HasPrefix(n, lname)) {
+	consider := func(n string) {
+		if (levenshtein(lname, n) <= 2 || (len(lname) >= 3 && strings.HasPrefix(n, lname))) && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
+	}
+	for n := range r.byName {
+		consider(n)
+	}
+	for _, b := range r.broken {
+		consider(b.Name)
 	}
 	sort.Strings(out)
 	return out
