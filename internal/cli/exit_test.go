@@ -100,6 +100,8 @@ func TestExitCodes(t *testing.T) {
 		// Usage: a run that does not exist, for every command that takes one.
 		{[]string{"keys", "new"}, ExitUsage, `name the new key's file`},
 		{[]string{"keys", "show", "extra"}, ExitUsage, `unknown command "extra"`},
+		{[]string{"keys", "extra"}, ExitUsage, `unknown command "extra" for "sortie keys"`},
+		{[]string{"completion", "nosh"}, ExitUsage, `unknown command "nosh" for "sortie completion"`},
 		{[]string{"health", "extra"}, ExitUsage, `unknown command "extra"`},
 		{[]string{"worker"}, ExitUsage, `no server`},
 		{[]string{"worker", "--eviction", "bogus", "--server", noServer}, ExitUsage, `eviction "bogus"`},

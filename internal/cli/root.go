@@ -245,6 +245,11 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		newWorkersCommand(g),
 		newKeysCommand(g),
 	)
+	// The completion command keeps the writer it is made with.
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.InitDefaultCompletionCmd(args...)
+	refuseUnknownSubcommands(root)
 	cfgPath, explicit := configPath(configFromArgs(args))
 	cfg, err := loadConfig(cfgPath, explicit)
 	if err != nil {
@@ -267,6 +272,28 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		return nil
 	}
 	return root, nil
+}
+
+// refuseUnknownSubcommands makes a command that only groups others (keys,
+// completion) refuse an argument that names none of them, as the root
+// does: cobra would print the help and exit 0.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c.Runnable() || !c.HasSubCommands() || !c.HasParent() {
+		return
+	}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+		}
+		return usageError{errors.New(msg)}
+	}
 }
 
 // configFromArgs finds --config in the raw arguments: the config file is
