@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,25 +142,48 @@ interrupted; repeatable). Running runs are never removed; see "runs rm".`,
 	prune.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would be removed, remove nothing")
 	_ = prune.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(pruneStates, cobra.ShellCompDirectiveNoFileComp))
 	for _, c := range []*cobra.Command{show, attach, cancel, resume, rep} {
-		c.ValidArgsFunction = completeRunIDs(1)
+		c.ValidArgsFunction = completeRunIDs(g, 1)
 	}
-	rm.ValidArgsFunction = completeRunIDs(-1)
+	rm.ValidArgsFunction = completeRunIDs(g, -1)
 	cmd.AddCommand(show, attach, cancel, resume, rep, rm, prune)
 	return cmd
 }
 
-// completeRunIDs offers the ids of local runs, newest first, for the first
-// n arguments (every argument when n < 0).
-func completeRunIDs(n int) cobra.CompletionFunc {
-	return func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// completeRunIDs offers run ids, newest first, for the first n arguments
+// (every argument when n < 0): the local runs', or with --server on the
+// command line the server's (asked for at most 2 s).
+func completeRunIDs(g *globalOptions, n int) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if n >= 0 && len(args) >= n {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var ids []string
-		for _, r := range localRuns() {
-			if strings.HasPrefix(r.meta.ID, toComplete) && !slices.Contains(args, r.meta.ID) {
-				ids = append(ids, termsafe.Clean(r.meta.ID)+"\t"+termsafe.Clean(r.meta.Tool+", "+localState(r.dir, r.meta)))
+		offer := func(id, desc string) {
+			if strings.HasPrefix(id, toComplete) && !slices.Contains(args, id) {
+				ids = append(ids, termsafe.Clean(id)+"\t"+termsafe.Clean(desc))
 			}
+		}
+		if g.engine.remote() && cmd.Name() != "rm" {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			e, err := g.engine.connect(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			defer e.Close()
+			runs, _ := e.Runs(ctx)
+			slices.SortFunc(runs, func(a, b engine.RunRecord) int { return b.Created.Compare(a.Created) })
+			for _, r := range runs {
+				offer(r.ID, r.Tool+", "+string(r.State))
+			}
+			return ids, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+		}
+		for _, r := range localRuns() {
+			offer(r.meta.ID, r.meta.Tool+", "+localState(r.dir, r.meta))
 		}
 		return ids, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -198,4 +199,21 @@ func sameSet(got []string, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestCompleteServerRunIDs: with --server on the command line, run ids are
+// the server's.
+func TestCompleteServerRunIDs(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t)
+	stdout, stderr, code := f.sortie(t, "x", "faketool", "a.test", "--detach")
+	if code != ExitOK {
+		t.Fatalf("x --detach: exit %d\n%s", code, stderr)
+	}
+	id := strings.TrimSpace(stdout)
+	var out, errb bytes.Buffer
+	Main(t.Context(), []string{"__complete", "runs", "show", "--server", f.url, ""}, strings.NewReader(""), &out, &errb)
+	if !strings.Contains(out.String(), id+"\tfaketool, ") {
+		t.Errorf("completion offers:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
 }
