@@ -129,7 +129,7 @@ func applySettings(cmd *cobra.Command, cfg config, path string) error {
 			return
 		}
 		if err := f.Value.Set(values[0]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", from, err))
+			errs = append(errs, settingError(f, values[0], from, err))
 		}
 	}
 	section := cmd.Name()
@@ -164,6 +164,21 @@ func applySettings(cmd *cobra.Command, cfg config, path string) error {
 		return usageError{errors.Join(errs...)}
 	}
 	return nil
+}
+
+// settingError says which setting holds a bad value, and what its flag
+// wants, without the parser's own words (strconv.ParseInt: ...) when the
+// flag is a plain number or duration.
+func settingError(f *pflag.Flag, value, from string, err error) error {
+	switch t := f.Value.Type(); t {
+	case "int", "int64", "uint", "uint64", "int32", "float64":
+		return fmt.Errorf("%s: %q for --%s is not a number", from, value, f.Name)
+	case "duration":
+		return fmt.Errorf("%s: %q for --%s is not a duration (30s, 5m, 1h)", from, value, f.Name)
+	case "bool":
+		return fmt.Errorf("%s: %q for --%s is not true or false", from, value, f.Name)
+	}
+	return fmt.Errorf("%s: %v", from, err)
 }
 
 // checkConfigKeys reports keys of the config file that no command knows.

@@ -47,7 +47,7 @@ skipped.`,
 func runImport(ctx context.Context, g *globalOptions, opts *importOptions, toolName, file string) error {
 	d, err := g.registry.Get(toolName)
 	if err != nil {
-		return usageError{err}
+		return toolError(err)
 	}
 	in := bufio.NewReader(g.stdin)
 	if file != "-" {
@@ -60,6 +60,8 @@ func runImport(ctx context.Context, g *globalOptions, opts *importOptions, toolN
 	}
 	if _, err := in.Peek(1); err == io.EOF {
 		return usagef("import: %s is empty", file)
+	} else if err != nil {
+		return usageError{fmt.Errorf("import: read %s: %w", file, err)}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -17,7 +17,7 @@ import (
 // printer shows a run to the user. One is chosen per command: JSON lines,
 // a live terminal view, or plain lines when stdout is not a terminal.
 type printer interface {
-	Start(tool, runID string)
+	Start(verb, tool, runID string)
 	Command(display string)
 	// Finding shows a finding; line is its JSON encoding as stored, newline
 	// included. An error means the output is gone (a closed pipe) and the
@@ -82,8 +82,8 @@ type jsonPrinter struct {
 
 var _ printer = (*jsonPrinter)(nil)
 
-func (p *jsonPrinter) Start(string, string) {}
-func (p *jsonPrinter) Command(string)       {}
+func (p *jsonPrinter) Start(string, string, string) {}
+func (p *jsonPrinter) Command(string)               {}
 func (p *jsonPrinter) Finding(_ finding.Finding, line []byte) error {
 	// The same JSON, with bidi and other format characters escaped too.
 	_, err := p.out.Write(termsafe.JSON(line))
@@ -116,12 +116,13 @@ type humanPrinter struct {
 
 var _ printer = (*humanPrinter)(nil)
 
-func (p *humanPrinter) Start(tool, runID string) {
+// Start says what the run does: "running httpx", "importing nmap".
+func (p *humanPrinter) Start(verb, tool, runID string) {
 	p.tool, p.start = tool, time.Now()
 	if p.quiet {
 		return
 	}
-	fmt.Fprintf(p.errw, "sortie: running %s (run %s)\n", termsafe.Clean(tool), termsafe.Clean(runID))
+	fmt.Fprintf(p.errw, "sortie: %s %s (run %s)\n", verb, termsafe.Clean(tool), termsafe.Clean(runID))
 	if p.live {
 		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
 		go p.ticker()

@@ -44,7 +44,7 @@ func TestHumanPrinterNeutralisesEscapes(t *testing.T) {
 	t.Parallel()
 	var out, errw bytes.Buffer
 	p := &humanPrinter{out: &out, errw: &errw}
-	p.Start("httpx"+hostile, "run"+hostile)
+	p.Start("running", "httpx"+hostile, "run"+hostile)
 	p.Command("httpx -u " + hostile)
 	for _, f := range []finding.Finding{
 		&finding.URL{URL: "http://127.0.0.1/escapes", StatusCode: 200, Title: hostile, Webserver: hostile},

@@ -63,6 +63,9 @@ func startRecorder(g *globalOptions, out string, stop context.CancelCauseFunc, m
 		}
 		return nil, withHint(err, "choose another directory with --out DIR")
 	}
+	if out != "" {
+		indexRunDir(g, dir)
+	}
 	meta.ID, meta.State, meta.Started, meta.Sortie = id, "running", time.Now().UTC(), version()
 	fw, err := report.CreateFindings(dir.File(report.FindingsFile))
 	if err != nil {
@@ -89,7 +92,11 @@ func newRecorder(g *globalOptions, dir *report.Dir, fw *report.FindingsWriter, s
 	}
 	r := &recorder{dir: dir, fw: fw, meta: meta, stop: stop}
 	r.printer = newPrinter(g, r.outputFailed)
-	r.printer.Start(meta.Tool, meta.ID)
+	verb := "running"
+	if meta.Kind == "import" {
+		verb = "importing"
+	}
+	r.printer.Start(verb, meta.Tool, meta.ID)
 	return r, nil
 }
 

@@ -96,6 +96,9 @@ func withHint(err error, hint string) error { return hintError{err: err, hint: h
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
 	root, err := newRootCommand(g, args)
+	if err == nil && !completing(args) && !reportsBroken(root, g.registry, args) {
+		warnBroken(stderr, g.registry)
+	}
 	if err == nil {
 		root.SetArgs(args)
 		root.SetIn(stdin)
@@ -104,6 +107,48 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = root.ExecuteContext(ctx)
 	}
 	return reportError(stderr, err)
+}
+
+// completing reports whether args are the shell asking for completions:
+// warnings would land in the middle of the user's command line.
+func completing(args []string) bool {
+	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+}
+
+// reportsBroken reports whether the command args run tells of broken tools
+// itself: "sortie tools" lists them, and "sortie x NAME" for a broken NAME
+// says why it is disabled.
+func reportsBroken(root *cobra.Command, reg *tool.Registry, args []string) bool {
+	c, rest, err := root.Find(args)
+	if err != nil || c.Parent() != root {
+		return false
+	}
+	if c.Name() == "tools" {
+		return true
+	}
+	if c.Name() != "x" {
+		return false
+	}
+	for _, a := range rest {
+		if !strings.HasPrefix(a, "-") {
+			_, err := reg.Get(a)
+			var be *tool.BrokenToolError
+			return errors.As(err, &be)
+		}
+	}
+	return false
+}
+
+// warnBroken says which custom tools are disabled and why; every other
+// command works.
+func warnBroken(stderr io.Writer, reg *tool.Registry) {
+	broken := reg.Broken()
+	for _, b := range broken {
+		fmt.Fprintf(stderr, "sortie: warning: custom tool %q is disabled:%s\n", b.Name, termsafe.CleanLines(indentLines(b.Err.Error())))
+	}
+	if len(broken) > 0 {
+		fmt.Fprintln(stderr, "hint: fix or remove the file; see docs/custom-tools.md")
+	}
 }
 
 // reportError prints err the house way and returns its exit code.
@@ -123,11 +168,40 @@ func reportError(stderr io.Writer, err error) int {
 	if errors.As(err, &he) {
 		fmt.Fprintf(stderr, "hint: %s\n", termsafe.CleanLines(he.hint))
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
+	return exitCode(err)
+}
+
+// exitCode maps an error to the exit code of the README's table; it is the
+// only place that does.
+func exitCode(err error) int {
+	var (
+		pe partialError
+		ue usageError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &pe):
+		return ExitPartial
+	case errors.As(err, &ue):
+		return ExitUsage
+	case cobraUsage(err):
 		return ExitUsage
 	}
 	return ExitError
+}
+
+// cobraUsage reports whether err is cobra's own complaint about a command
+// line it could not match to a command: cobra makes these with fmt.Errorf,
+// so only their text tells them.
+func cobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "required flag(s) ", "accepts ", "requires at least ", "requires at most ", "invalid argument "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func newRootCommand(g *globalOptions, args []string) (*cobra.Command, error) {
@@ -171,6 +245,11 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		newWorkersCommand(g),
 		newKeysCommand(g),
 	)
+	// The completion command keeps the writer it is made with.
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.InitDefaultCompletionCmd(args...)
+	refuseUnknownSubcommands(root)
 	cfgPath, explicit := configPath(configFromArgs(args))
 	cfg, err := loadConfig(cfgPath, explicit)
 	if err != nil {
@@ -193,6 +272,28 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 partial results.`,
 		return nil
 	}
 	return root, nil
+}
+
+// refuseUnknownSubcommands makes a command that only groups others (keys,
+// completion) refuse an argument that names none of them, as the root
+// does: cobra would print the help and exit 0.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c.Runnable() || !c.HasSubCommands() || !c.HasParent() {
+		return
+	}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+		}
+		return usageError{errors.New(msg)}
+	}
 }
 
 // configFromArgs finds --config in the raw arguments: the config file is
@@ -263,7 +364,7 @@ func loadRegistry(dir string) (*tool.Registry, error) {
 		return reg, nil
 	}
 	if err := tool.LoadDir(reg, dir); err != nil {
-		return nil, withHint(err, "fix or remove the file; see docs/custom-tools.md")
+		return nil, usageError{err}
 	}
 	return reg, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,17 +31,27 @@ type runsOptions struct {
 	Out string
 	// Concurrency of "runs resume". Defaults to the number of CPUs.
 	Concurrency int
+	// OlderThan makes "runs prune" remove runs started longer ago than
+	// this. Defaults to no age limit.
+	OlderThan string
+	// States makes "runs prune" remove runs in these states only.
+	// Defaults to every state but running.
+	States []string
+	// DryRun makes "runs rm" and "runs prune" say what they would remove.
+	// Defaults to false.
+	DryRun bool
 }
 
 func newRunsCommand(g *globalOptions) *cobra.Command {
 	opts := &runsOptions{}
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "List, show, attach to, cancel, resume and report runs",
+		Short: "List, show, attach to, cancel, resume, report and remove runs",
 		Long: `List runs and act on one.
 
-Without --server these are the local runs in the data directory (each with
-its engine in its run directory); with --server, the runs on that server.`,
+Without --server these are the local runs (each with its engine in its run
+directory): those in the data directory and those written elsewhere with
+--out DIR; with --server, the runs on that server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRunsList(cmd.Context(), g)
@@ -88,15 +99,123 @@ again, and the findings already written are kept.`,
 	resume.Flags().IntVar(&opts.Concurrency, "concurrency", 0, "chunks run at once (default: number of CPUs)")
 	rep := &cobra.Command{
 		Use:   "report RUN",
-		Short: "Write a run's findings.jsonl and run.json from the engine",
-		Args:  exactArgs(1, "name one run: sortie runs report RUN --out DIR"),
+		Short: "Write a run's findings from the engine: JSON lines on stdout, or a run directory",
+		Long: `Read a run's findings from its engine. Without --out they are written to stdout
+as JSON lines, one finding a line; with --out DIR, DIR gets the run's
+findings.jsonl and run.json.`,
+		Args: exactArgs(1, "name one run: sortie runs report RUN [--out DIR]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRunsReport(cmd.Context(), g, opts, args[0])
 		},
 	}
-	rep.Flags().StringVarP(&opts.Out, "out", "o", "", "write the run directory to `DIR` (required for a local run)")
-	cmd.AddCommand(show, attach, cancel, resume, rep)
+	rep.Flags().StringVarP(&opts.Out, "out", "o", "", "write findings.jsonl and run.json to `DIR` (default: the findings to stdout)")
+	rm := &cobra.Command{
+		Use:   "rm RUN...",
+		Short: "Remove local runs: their directories, findings and engine",
+		Long: `Remove local runs' directories (by run id, or by path). A running run is never
+removed, nor a directory that is not a sortie run directory (one holding files
+sortie does not write). Runs on a server are kept by the server.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("name the runs to remove: sortie runs rm RUN...")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunsRemove(cmd.Context(), g, opts, args)
+		},
+	}
+	rm.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would be removed, remove nothing")
+	prune := &cobra.Command{
+		Use:   "prune --older-than AGE | --state STATE",
+		Short: "Remove local runs by age and/or state",
+		Long: `Remove the local runs started longer ago than --older-than (30d, 12h, 90m) and/or
+in one of the states given with --state (done, partial, failed, cancelled,
+interrupted; repeatable). Running runs are never removed; see "runs rm".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRunsPrune(cmd.Context(), g, opts, time.Now())
+		},
+	}
+	prune.Flags().StringVar(&opts.OlderThan, "older-than", "", "remove runs started more than `AGE` ago (30d, 12h, 90m)")
+	prune.Flags().StringArrayVar(&opts.States, "state", nil, "remove runs in this `STATE` only (repeatable)")
+	prune.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would be removed, remove nothing")
+	_ = prune.RegisterFlagCompletionFunc("state", cobra.FixedCompletions(pruneStates, cobra.ShellCompDirectiveNoFileComp))
+	for _, c := range []*cobra.Command{show, attach, cancel, resume, rep} {
+		c.ValidArgsFunction = completeRunIDs(g, 1)
+	}
+	rm.ValidArgsFunction = completeRunIDs(g, -1)
+	cmd.AddCommand(show, attach, cancel, resume, rep, rm, prune)
 	return cmd
+}
+
+// completeRunIDs offers run ids, newest first, for the first n arguments
+// (every argument when n < 0): the local runs', or with --server on the
+// command line the server's (asked for at most 2 s).
+func completeRunIDs(g *globalOptions, n int) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if n >= 0 && len(args) >= n {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var ids []string
+		offer := func(id, desc string) {
+			if strings.HasPrefix(id, toComplete) && !slices.Contains(args, id) {
+				ids = append(ids, termsafe.Clean(id)+"\t"+termsafe.Clean(desc))
+			}
+		}
+		if g.engine.remote() && cmd.Name() != "rm" {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			e, err := g.engine.connect(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			defer e.Close()
+			runs, _ := e.Runs(ctx)
+			slices.SortFunc(runs, func(a, b engine.RunRecord) int { return b.Created.Compare(a.Created) })
+			for _, r := range runs {
+				offer(r.ID, r.Tool+", "+string(r.State))
+			}
+			return ids, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+		}
+		for _, r := range localRuns() {
+			offer(r.meta.ID, r.meta.Tool+", "+localState(r.dir, r.meta))
+		}
+		return ids, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+	}
+}
+
+// localRunInfo is a local run: its directory and its run.json.
+type localRunInfo struct {
+	dir  *report.Dir
+	meta *report.Meta
+}
+
+// localRuns returns every local run, newest first: those in the runs
+// directory and those written elsewhere with --out (the run index).
+// Directories that are gone or hold no readable run.json are skipped.
+func localRuns() []localRunInfo {
+	dirs, _ := report.RunDirs()
+	var runs []localRunInfo
+	for _, p := range dirs {
+		if m, err := report.ReadMeta(p); err == nil {
+			runs = append(runs, localRunInfo{&report.Dir{Path: p}, m})
+		}
+	}
+	slices.SortFunc(runs, func(a, b localRunInfo) int { return b.meta.Started.Compare(a.meta.Started) })
+	return runs
+}
+
+// indexRunDir records a run directory made outside the runs directory, so
+// that "sortie runs" lists it. Failing to is worth a warning, not the run.
+func indexRunDir(g *globalOptions, dir *report.Dir) {
+	if err := report.AddToIndex(dir.Path); err != nil {
+		fmt.Fprintf(g.stderr, "sortie: warning: %s; \"sortie runs\" will not list %s\n", termsafe.Clean(err.Error()), termsafe.Clean(dir.Path))
+	}
 }
 
 func exactArgs(n int, msg string) cobra.PositionalArgs {
@@ -118,6 +237,14 @@ func localRun(arg string) (*report.Dir, *report.Meta, error) {
 		}
 		if _, err := os.Stat(filepath.Join(root, arg)); err == nil {
 			dir = filepath.Join(root, arg)
+		} else if _, err := os.Stat(arg); err != nil {
+			// A run written elsewhere with --out, by its id.
+			for _, r := range localRuns() {
+				if r.meta.ID == arg {
+					dir = r.dir.Path
+					break
+				}
+			}
 		}
 	}
 	abs, err := filepath.Abs(dir)
@@ -176,26 +303,10 @@ func runRunsList(ctx context.Context, g *globalOptions) error {
 		}
 		return nil
 	}
-	root, err := report.RunsDir()
-	if err != nil {
+	if _, err := report.RunsDir(); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(root)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	type row struct {
-		dir  *report.Dir
-		meta *report.Meta
-	}
-	var rows []row
-	for _, ent := range entries {
-		d := &report.Dir{Path: filepath.Join(root, ent.Name())}
-		if m, err := report.ReadMeta(d.Path); err == nil {
-			rows = append(rows, row{d, m})
-		}
-	}
-	slices.SortFunc(rows, func(a, b row) int { return b.meta.Started.Compare(a.meta.Started) })
+	rows := localRuns()
 	if g.JSON {
 		metas := make([]*report.Meta, len(rows))
 		for i, r := range rows {
@@ -426,6 +537,8 @@ func attachRecorder(g *globalOptions, out string, run engine.RunRecord) (*record
 		}
 	} else if dir, err = report.CreateOut(path); err != nil {
 		return nil, outDirError(err)
+	} else if out != "" {
+		indexRunDir(g, dir)
 	}
 	return openRecorder(g, dir, func(error) {}, meta)
 }
@@ -438,7 +551,7 @@ func attachLocal(ctx context.Context, g *globalOptions, id string) error {
 		return err
 	}
 	pr := newPrinter(g, func(error) {})
-	pr.Start(m.Tool, m.ID)
+	pr.Start("following", m.Tool, m.ID)
 	var off int64
 	show := func() error {
 		f, err := os.Open(d.File(report.FindingsFile))
@@ -612,9 +725,6 @@ func runRunsResume(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 }
 
 func runRunsReport(ctx context.Context, g *globalOptions, opts *runsOptions, id string) error {
-	if opts.Out == "" {
-		return usagef("--out DIR is required: where to write the report")
-	}
 	e, d, _, err := openRunEngine(ctx, g, id)
 	if err != nil {
 		return err
@@ -624,41 +734,53 @@ func runRunsReport(ctx context.Context, g *globalOptions, opts *runsOptions, id 
 	if err != nil {
 		return err
 	}
-	if _, err := report.ReadMeta(opts.Out); err == nil {
-		return usageError{withHint(fmt.Errorf("%s already holds a run", opts.Out), "choose a new directory with --out DIR")}
-	}
-	dir, err := report.CreateOut(opts.Out)
-	if err != nil {
-		return outDirError(err)
-	}
-	fw, err := report.CreateFindings(dir.File(report.FindingsFile))
-	if err != nil {
-		return err
+	// Without --out, the findings go to stdout as JSON lines; other formats
+	// (--format) would go there too.
+	var (
+		dir *report.Dir
+		fw  *report.FindingsWriter
+	)
+	if opts.Out == "" {
+		fw = report.NewFindingsWriter(jsonOut(g.stdout))
+	} else {
+		if _, err := report.ReadMeta(opts.Out); err == nil {
+			return usageError{withHint(fmt.Errorf("%s already holds a run", opts.Out), "choose a new directory with --out DIR")}
+		}
+		if dir, err = report.CreateOut(opts.Out); err != nil {
+			return outDirError(err)
+		}
+		if fw, err = report.CreateFindings(dir.File(report.FindingsFile)); err != nil {
+			return err
+		}
 	}
 	var bad int
+	var werr error
 	err = e.ReadFindings(ctx, run.ID, func(b []byte) {
 		f, derr := finding.Decode(b)
 		if derr != nil {
 			bad++
 			return
 		}
-		if _, _, werr := fw.WriteLine(f); werr != nil && err == nil {
-			err = werr
+		if _, _, err := fw.WriteLine(f); err != nil && werr == nil {
+			werr = err
 		}
 	})
-	closeErr := fw.Close()
-	if err = errors.Join(err, closeErr); err != nil {
-		return err
+	if err = errors.Join(err, werr, fw.Close()); err != nil {
+		return fmt.Errorf("report run %s: %w", run.ID, err)
 	}
 	meta := &report.Meta{ID: run.ID, Kind: run.Kind, Tool: run.Tool, Options: run.Options, State: string(run.State),
 		Started: run.Created, Finished: run.Finished, Counts: fw.Counts(), Sortie: version()}
 	if run.Finished != nil {
 		meta.DurationMS = run.Finished.Sub(run.Created).Milliseconds()
 	}
-	if err := dir.WriteMeta(meta); err != nil {
-		return err
+	if dir != nil {
+		if err := dir.WriteMeta(meta); err != nil {
+			return err
+		}
+		fmt.Fprintf(termsafe.NewWriter(g.stdout), "run %s (%s): %d findings written to %s\n", run.ID, run.State, total(meta.Counts), dir.Path)
+	} else if !g.Quiet {
+		fmt.Fprintf(termsafe.NewWriter(g.stderr), "sortie: run %s (%s): %d findings\n", run.ID, run.State, total(meta.Counts))
 	}
-	fmt.Fprintf(termsafe.NewWriter(g.stdout), "run %s (%s): %d findings written to %s\n", run.ID, run.State, total(meta.Counts), dir.Path)
 	if bad > 0 {
 		return fmt.Errorf("%d findings could not be read", bad)
 	}

@@ -121,6 +121,9 @@ well; docs/engine.md lists what sortie creates.`,
 }
 
 func runServer(ctx context.Context, g *globalOptions, opts *serverOptions) error {
+	if err := checkListenFlags(opts); err != nil {
+		return err
+	}
 	log := g.logger()
 	data := opts.Data
 	if data == "" {
@@ -281,6 +284,22 @@ func (o *serverOptions) clusterPassword() (string, error) {
 		return "", usagef("--cluster-password-file: %v", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// checkListenFlags refuses a HOST:PORT flag that is not one: a usage error,
+// before anything starts.
+func checkListenFlags(opts *serverOptions) error {
+	for _, f := range []struct{ name, value string }{
+		{"--listen", opts.Listen}, {"--cluster-listen", opts.ClusterListen}, {"--monitor", opts.Monitor},
+	} {
+		if f.value == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(f.value); err != nil {
+			return usageError{withHint(fmt.Errorf("%s %s: %w", f.name, f.value, err), "give HOST:PORT, such as 127.0.0.1:4222")}
+		}
+	}
+	return nil
 }
 
 // listenerHints gathers the hints of the listeners refused.

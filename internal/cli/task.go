@@ -76,7 +76,7 @@ raw output. "sortie x TOOL --help" lists the tool's options.`,
 				return usagef("name a tool: sortie x TOOL TARGET... (see \"sortie tools\")")
 			}
 			_, err := g.registry.Get(args[0])
-			return usageError{err}
+			return toolError(err)
 		},
 		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
 	}

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -32,13 +34,34 @@ func newToolsCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
+// toolStatus is one row of "sortie tools".
 type toolStatus struct {
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// State is installed, missing or broken (a custom tool whose definition
+	// does not load).
+	State     string `json:"state"`
 	Installed bool   `json:"installed"`
 	Path      string `json:"path,omitempty"`
 	Version   string `json:"version,omitempty"`
-	Pinned    string `json:"pinned"`
-	Inputs    string `json:"inputs"`
+	// Pinned is the version "sortie install" installs: a Go module's
+	// version, "apt" for a Debian package, empty for a custom tool.
+	Pinned string `json:"pinned,omitempty"`
+	// Install is the whole recipe, build flags included.
+	Install string `json:"install,omitempty"`
+	Inputs  string `json:"inputs,omitempty"`
+	// Error says why a broken tool does not load.
+	Error string `json:"error,omitempty"`
+}
+
+// pinnedVersion is what "sortie tools" shows of d's install recipe.
+func pinnedVersion(d *tool.Definition) string {
+	switch {
+	case d.Install.Go != nil:
+		return d.Install.Go.Version
+	case len(d.Install.Apt) > 0:
+		return "apt"
+	}
+	return ""
 }
 
 func runTools(ctx context.Context, g *globalOptions) error {
@@ -50,12 +73,12 @@ func runTools(ctx context.Context, g *globalOptions) error {
 	rows := make([]toolStatus, len(defs))
 	var wg sync.WaitGroup
 	for i, d := range defs {
-		rows[i] = toolStatus{Name: d.Name, Pinned: install.RecipeString(d), Inputs: d.InputList()}
+		rows[i] = toolStatus{Name: d.Name, State: "missing", Pinned: pinnedVersion(d), Install: install.RecipeString(d), Inputs: d.InputList()}
 		path, err := in.Locate(d)
 		if err != nil {
 			continue
 		}
-		rows[i].Installed, rows[i].Path = true, path
+		rows[i].State, rows[i].Installed, rows[i].Path = "installed", true, path
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -63,6 +86,9 @@ func runTools(ctx context.Context, g *globalOptions) error {
 		}()
 	}
 	wg.Wait()
+	for _, b := range g.registry.Broken() {
+		rows = append(rows, toolStatus{Name: b.Name, State: "broken", Path: b.File, Error: b.Err.Error()})
+	}
 	if g.JSON {
 		enc := json.NewEncoder(jsonOut(g.stdout))
 		for _, r := range rows {
@@ -74,14 +100,16 @@ func runTools(ctx context.Context, g *globalOptions) error {
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	sw := termsafe.NewWriter(tw) // versions are what the tools printed
-	fmt.Fprintln(tw, "TOOL\tSTATUS\tVERSION\tINPUTS\tINSTALL")
-	missing := 0
+	fmt.Fprintln(tw, "TOOL\tSTATE\tVERSION\tPINNED\tINPUTS\tPATH")
+	missing, broken := 0, 0
 	for _, r := range rows {
-		status := "installed"
-		if !r.Installed {
-			status, missing = "missing", missing+1
+		switch r.State {
+		case "missing":
+			missing++
+		case "broken":
+			broken++
 		}
-		fmt.Fprintf(sw, "%s\t%s\t%s\t%s\t%s\n", r.Name, status, dash(r.Version), r.Inputs, r.Pinned)
+		fmt.Fprintf(sw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.State, dash(r.Version), dash(r.Pinned), dash(r.Inputs), dash(r.Path))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -89,7 +117,29 @@ func runTools(ctx context.Context, g *globalOptions) error {
 	if missing > 0 {
 		fmt.Fprintf(g.stderr, "sortie: %d tools missing: \"sortie install TOOL...\" or \"sortie install --all\"\n", missing)
 	}
+	for _, b := range g.registry.Broken() {
+		fmt.Fprintf(g.stderr, "sortie: %s is broken:%s\n", b.Name, termsafe.CleanLines(indentLines(b.Err.Error())))
+	}
 	return nil
+}
+
+// indentLines is a message to print after a colon: on the same line when it
+// has one line, else each line on its own, indented.
+func indentLines(s string) string {
+	if !strings.Contains(s, "\n") {
+		return " " + s
+	}
+	return "\n  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+// toolError is the usage error for a tool name the registry does not give:
+// unknown, or a custom tool whose definition does not load.
+func toolError(err error) error {
+	var be *tool.BrokenToolError
+	if errors.As(err, &be) {
+		return usageError{withHint(err, "fix or remove "+be.File+"; see docs/custom-tools.md")}
+	}
+	return usageError{err}
 }
 
 func dash(s string) string {
@@ -135,7 +185,7 @@ func runInstall(ctx context.Context, g *globalOptions, opts *installOptions, nam
 	for _, n := range names {
 		d, err := g.registry.Get(n)
 		if err != nil {
-			return usageError{err}
+			return toolError(err)
 		}
 		defs = append(defs, d)
 	}
@@ -225,6 +275,13 @@ func runHealth(_ context.Context, g *globalOptions) error {
 	} else {
 		fmt.Fprintf(g.stdout, "ok    %-14s all %d installed\n", "tools", n)
 	}
+	if broken := g.registry.Broken(); len(broken) > 0 {
+		names := make([]string, len(broken))
+		for i, b := range broken {
+			names[i] = b.Name
+		}
+		fmt.Fprintf(g.stdout, "warn  %-14s %d disabled, their definitions do not load: %s (sortie tools says why)\n", "custom tools", len(broken), termsafe.Clean(strings.Join(names, ", ")))
+	}
 	if problems > 0 {
 		return fmt.Errorf("%d health checks failed", problems)
 	}
@@ -261,12 +318,20 @@ func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
 	}
 	v, ok := cache[key]
 	versionCacheMu.Unlock()
-	if ok {
+	if ok && !strings.HasPrefix(v, "!") && v != "" {
 		return v
 	}
-	// A failure is cached too (as ""): a tool whose version command hangs
-	// must not cost every run its timeout. A new binary gets a new key.
-	v, _ = install.Version(ctx, bin, d)
+	// A failure is cached too (as "!" and its time): a tool whose version
+	// command hangs must not cost every run its timeout. It is asked again
+	// an hour later (its environment may have been fixed: dirsearch's
+	// interpreter), and at once for a new binary, which gets a new key.
+	if t, err := strconv.ParseInt(strings.TrimPrefix(v, "!"), 10, 64); ok && err == nil && time.Since(time.Unix(t, 0)) < versionRetry {
+		return ""
+	}
+	v, err = install.Version(ctx, bin, d)
+	if err != nil {
+		v = "!" + strconv.FormatInt(time.Now().Unix(), 10)
+	}
 	versionCacheMu.Lock()
 	defer versionCacheMu.Unlock()
 	if b, err := os.ReadFile(cacheFile); err == nil {
@@ -276,7 +341,13 @@ func cachedVersion(ctx context.Context, bin string, d *tool.Definition) string {
 	if b, err := json.Marshal(cache); err == nil && os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
 		_ = safefile.WriteAtomic(cacheFile, b, 0o644) // a random temporary name, never a link followed
 	}
+	if strings.HasPrefix(v, "!") {
+		return ""
+	}
 	return v
 }
+
+// versionRetry is how long a failed version command is not run again.
+const versionRetry = time.Hour
 
 var versionCacheMu sync.Mutex

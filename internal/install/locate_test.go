@@ -136,6 +136,31 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestVersionAptToolUsesSystemPath: a Debian tool's script runs its
+// interpreter from PATH; the version command finds Debian's first, as the
+// tool's runs do, not one a version manager put first on the user's PATH.
+func TestVersionAptToolUsesSystemPath(t *testing.T) {
+	shadow := t.TempDir()
+	if err := os.WriteFile(filepath.Join(shadow, "uname"), []byte("#!/bin/sh\necho shadow\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", shadow+string(os.PathListSeparator)+os.Getenv("PATH"))
+	script := filepath.Join(t.TempDir(), "debtool")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"debtool on $(uname -s)\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := &tool.Definition{Name: "debtool", Binary: "debtool", Install: tool.Install{Apt: []string{"debtool"}},
+		Version: tool.VersionCommand{Args: []string{"--version"}, Regex: `debtool on (\S+)`}}
+	if v, err := Version(context.Background(), script, d); err != nil || v != "Linux" {
+		t.Errorf("Version = %q, %v; want Linux (the system's uname)", v, err)
+	}
+	// A Go tool keeps the user's PATH.
+	d.Install = tool.Install{Go: &tool.GoInstall{Module: "example.com/debtool", Version: "v1.0.0", Package: "."}}
+	if v, err := Version(context.Background(), script, d); err != nil || v != "shadow" {
+		t.Errorf("Version of a Go tool = %q, %v; want shadow (the user's PATH)", v, err)
+	}
+}
+
 func TestVersionStopsOnContext(t *testing.T) {
 	t.Parallel()
 	fakes := fakeDir(t, "faketool")

@@ -60,6 +60,7 @@ func Version(ctx context.Context, path string, d *tool.Definition) (string, erro
 	cmd := exec.CommandContext(ctx, path, d.Version.Args...)
 	cmd.Dir = home
 	cmd.Env = append(os.Environ(),
+		"PATH="+versionPath(d),
 		"HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
@@ -87,6 +88,21 @@ func Version(ctx context.Context, path string, d *tool.Definition) (string, erro
 		return "", fmt.Errorf("version of %s: %s: %w: %s", d.Name, argv, runErr, lastLines(text, 3))
 	}
 	return "", fmt.Errorf("version of %s: %s: output does not match %q: %s", d.Name, argv, d.Version.Regex, lastLines(text, 3))
+}
+
+// systemPath is put first on the PATH of Debian-packaged tools, as the
+// runs of those tools do: their scripts run "python3" or "perl" from PATH
+// and need Debian's, with its packages (dirsearch's /usr/bin/dirsearch runs
+// python3, and pyenv's python3 has no chardet).
+const systemPath = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+// versionPath is the PATH the version command of d runs with.
+func versionPath(d *tool.Definition) string {
+	path := os.Getenv("PATH")
+	if len(d.Install.Apt) > 0 {
+		return systemPath + ":" + path
+	}
+	return path
 }
 
 // headBuffer keeps the first max bytes written to it and drops the rest

@@ -101,8 +101,10 @@ func (s *lineStream) line(b []byte) {
 	}
 }
 
-// validLine reports whether b is valid UTF-8 without control characters
-// (C0, DEL, C1) other than tab.
+// validLine reports whether b is valid UTF-8 without C0 control characters
+// (other than tab) or DEL: binary output. C1 characters (U+0080-U+009F) are
+// valid text a tool may well print (a page title holding U+009B): the line
+// is kept, and whatever prints it to a terminal escapes them.
 func validLine(b []byte) bool {
 	for i := 0; i < len(b); {
 		c := b[i]
@@ -115,9 +117,6 @@ func validLine(b []byte) bool {
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
-			return false
-		}
-		if r >= 0x80 && r <= 0x9f {
 			return false
 		}
 		i += size

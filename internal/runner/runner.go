@@ -276,7 +276,7 @@ type Result struct {
 	// callbacks (whether or not a callback was set).
 	StdoutLines, StderrLines int
 	// InvalidLines counts complete lines skipped because they were not
-	// valid UTF-8 or contained control characters other than tab.
+	// valid UTF-8 or contained C0 control characters other than tab, or DEL.
 	InvalidLines int
 	// LongLines counts lines skipped because they exceeded MaxLineBytes.
 	LongLines int

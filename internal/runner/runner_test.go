@@ -138,7 +138,8 @@ func fakeTool(mode string, args []string) int {
 			"\xff\xfe\xfd\n" + // not UTF-8
 			"\x1b[31mred\x1b[0m\n" + // ESC
 			"caf\xc3\xa9\tcr\r\n" + // UTF-8, tab, CRLF: valid
-			"c1 \xc2\x85\n" + // U+0085 NEL
+			"c1 \xc2\x85\n" + // U+0085 NEL: valid UTF-8, kept
+			"{\"title\":\"a\xc2\x9bb\"}\n" + // U+009B CSI in an httpx page title: kept
 			"ok 2\n")
 	case "spawn", "escape": // [N lines, then] start a sleeping child sharing stdout, print its pid, exit
 		if len(args) > 0 {
@@ -464,11 +465,11 @@ func TestInvalidLines(t *testing.T) {
 	var o output
 	o.attach(&spec, nil)
 	res := mustRun(t, t.Context(), spec)
-	if want := []string{"ok 1", "café\tcr", "ok 2"}; !slices.Equal(o.stdout, want) {
+	if want := []string{"ok 1", "café\tcr", "c1 \u0085", "{\"title\":\"a\u009bb\"}", "ok 2"}; !slices.Equal(o.stdout, want) {
 		t.Errorf("stdout = %q, want %q", o.stdout, want)
 	}
-	if res.InvalidLines != 4 || res.StdoutSkipped != 4 || res.StdoutLines != 3 {
-		t.Errorf("InvalidLines %d, StdoutLines %d; want 4, 3", res.InvalidLines, res.StdoutLines)
+	if res.InvalidLines != 3 || res.StdoutSkipped != 3 || res.StdoutLines != 5 {
+		t.Errorf("InvalidLines %d, StdoutLines %d; want 3, 5", res.InvalidLines, res.StdoutLines)
 	}
 }
 
@@ -815,7 +816,8 @@ func TestValidLine(t *testing.T) {
 		"bell\a":        false,
 		"esc\x1b[0m":    false,
 		"del\x7f":       false,
-		"c1\u0085":      false,
+		"c1\u0085":      true, // valid UTF-8; printers escape it
+		"csi\u009b":     true,
 		"bad\xff":       false,
 		"trunc\xe6\x97": false,
 	} {

@@ -49,7 +49,12 @@ func fakeTool(mode string, targets []string) {
 	case "hang":
 		fmt.Println(httpxLine(targets[0]))
 		os.Stdout.Sync()
+		// The line is in the pipe: tests wait for this file, not for time.
+		_ = os.WriteFile(printedMarker, nil, 0o600)
 		select {} // until stopped
+	case "c1-title":
+		// httpx writes a page title's C1 control raw (valid UTF-8).
+		fmt.Println(strings.Replace(httpxLine(targets[0]), `"title":"T"`, "\"title\":\"a\u009b[2Jb\"", 1))
 	case "fail":
 		fmt.Fprintln(os.Stderr, "fatal: boom")
 		os.Exit(2)
@@ -163,15 +168,37 @@ func TestRunParsesAndCountsGarbage(t *testing.T) {
 	}
 }
 
+// printedMarker is the file the "hang" fake tool writes in its working
+// directory once its line is written.
+const printedMarker = "printed"
+
 func TestRunTimeoutKeepsFindings(t *testing.T) {
 	t.Parallel()
-	c := &collector{ch: make(chan finding.Finding, 16)}
-	s := spec(t, fakeDef(t, "hang"), c, "http://127.0.0.1:8080/x")
-	s.Timeout = 2 * time.Second
-	s.InterruptGrace, s.TerminateGrace = 5*time.Second, 5*time.Second
-	res, err := Run(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
+	// The time limit runs from before the tool starts. A loaded machine can
+	// take longer than the limit to start the fake tool; the tool then never
+	// printed, and the run tests nothing: the limit is doubled and the run
+	// tried again, until the tool's marker says it printed before the limit.
+	var (
+		c   *collector
+		s   Spec
+		res Result
+	)
+	for timeout := time.Second; ; timeout *= 2 {
+		c = &collector{ch: make(chan finding.Finding, 16)}
+		s = spec(t, fakeDef(t, "hang"), c, "http://127.0.0.1:8080/x")
+		s.Timeout = timeout
+		s.InterruptGrace, s.TerminateGrace = 5*time.Second, 5*time.Second
+		var err error
+		if res, err = Run(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(s.Dir, printedMarker)); err == nil {
+			break
+		}
+		if timeout > time.Minute {
+			t.Fatalf("the fake tool did not print within %s", timeout)
+		}
+		t.Logf("the fake tool did not print within %s; trying again with twice as long", timeout)
 	}
 	if res.State != StatePartial || res.Reason != string(runner.ReasonTimeout) {
 		t.Fatalf("state = %s (%s), want partial (timeout)", res.State, res.Reason)
@@ -181,6 +208,30 @@ func TestRunTimeoutKeepsFindings(t *testing.T) {
 	}
 	if ws := c.of(finding.TypeWarning); len(ws) != 1 || !strings.Contains(ws[0].(*finding.Warning).Message, "time limit") {
 		t.Errorf("warnings = %v", ws)
+	}
+}
+
+// TestRunKeepsC1Line: a result whose page title holds a C1 control
+// (U+009B) is a finding, and its line is in raw/; it is not an unreadable
+// line.
+func TestRunKeepsC1Line(t *testing.T) {
+	t.Parallel()
+	c := &collector{}
+	s := spec(t, fakeDef(t, "c1-title"), c, "http://127.0.0.1:8080/x")
+	res, err := Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != StateDone || res.Parse.Garbage != 0 {
+		t.Errorf("state %s, %d unreadable lines; want done, 0", res.State, res.Parse.Garbage)
+	}
+	urls := c.of(finding.TypeURL)
+	if len(urls) != 1 || urls[0].(*finding.URL).Title != "a\u009b[2Jb" {
+		t.Fatalf("url findings = %v, want one titled a\\u009b[2Jb", urls)
+	}
+	raw, err := os.ReadFile(filepath.Join(s.RawDir, "stdout.txt"))
+	if err != nil || !strings.Contains(string(raw), "\"title\":\"a\u009b[2Jb\"") {
+		t.Errorf("raw/stdout.txt = %q, %v; want the line", raw, err)
 	}
 }
 

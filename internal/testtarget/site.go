@@ -47,11 +47,11 @@ const (
 
 	// EscapesTitle is the title of /escapes: a page that tries to act on
 	// the terminal of whoever prints its title (clear the screen, a hidden
-	// OSC 8 link, an OSC 52 clipboard write, a right-to-left override).
-	// Nothing links to it. (A raw C1 control would get httpx's whole JSON
-	// line dropped by the runner, so there is none here.)
+	// OSC 8 link, an OSC 52 clipboard write, a C1 CSI, a right-to-left
+	// override). Nothing links to it. httpx prints the C1 CSI raw in its
+	// JSON line (valid UTF-8), which the runner keeps.
 	EscapesTitle = "Esc\x1b[2Japes \x1b]8;;http://127.0.0.1/\x1b\\link\x1b]8;;\x1b\\ " +
-		"\x1b]52;c;ZXZpbA==\x07clip exe\u202egnp.txt"
+		"\x1b]52;c;ZXZpbA==\x07clip \u009b31mred exe\u202egnp.txt"
 
 	// notFoundPage is nginx's own 404 page.
 	notFoundPage = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n" +

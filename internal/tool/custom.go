@@ -55,10 +55,12 @@ func (e *DefinitionError) Error() string {
 }
 
 // LoadDir loads every *.yaml and *.yml file in dir (one tool per file, files
-// whose name starts with "." are ignored) and adds the tools to r. A tool
-// whose name is already in r, or defined by two files, is an error naming the
-// file. LoadDir reports the problems of every file at once and adds nothing
-// to r unless all files load.
+// whose name starts with "." are ignored) and adds the tools to r. A file
+// that does not load (a syntax error, a bad definition, a name that is a
+// built-in tool's or another file's) disables that tool only: it is recorded
+// in r.Broken with every problem of the file, positioned, and the other
+// files' tools are added. LoadDir returns an error only when dir cannot be
+// read.
 func LoadDir(r *Registry, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -68,11 +70,7 @@ func LoadDir(r *Registry, dir string) error {
 	for _, d := range builtins() {
 		builtin[d.Name] = true
 	}
-	var (
-		errs   []error
-		loaded []*Definition
-		seen   = map[string]string{}
-	)
+	seen := map[string]string{}
 	for _, e := range entries {
 		base := e.Name()
 		ext := filepath.Ext(base)
@@ -80,19 +78,25 @@ func LoadDir(r *Registry, dir string) error {
 			continue
 		}
 		path := filepath.Join(dir, base)
+		broken := func(name string, err error) {
+			if name == "" {
+				name = strings.TrimSuffix(base, ext)
+			}
+			r.broken = append(r.broken, BrokenTool{Name: name, File: path, Err: err})
+		}
 		if st, err := os.Stat(path); err != nil {
-			errs = append(errs, err)
+			broken("", err)
 			continue
 		} else if st.IsDir() {
 			continue
 		}
 		d, pos, err := loadFile(path)
 		if err != nil {
-			errs = append(errs, err)
+			broken(nameInFile(path), err)
 			continue
 		}
 		clash := func(msg string) {
-			errs = append(errs, &DefinitionError{File: path, Line: pos.Line, Column: pos.Column, Msg: msg})
+			broken(d.Name, &DefinitionError{File: path, Line: pos.Line, Column: pos.Column, Msg: msg})
 		}
 		if first, ok := seen[d.Name]; ok {
 			clash(fmt.Sprintf("tool %q is already defined in %s", d.Name, first))
@@ -107,17 +111,30 @@ func LoadDir(r *Registry, dir string) error {
 			continue
 		}
 		seen[d.Name] = path
-		loaded = append(loaded, d)
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for _, d := range loaded {
-		if err := r.Add(d); err != nil {
-			return err
-		}
+		r.byName[d.Name] = d
 	}
 	return nil
+}
+
+// nameInFile is the top-level "name" of a definition that does not load,
+// when the file says it: "sortie x NAME" then tells why NAME is disabled.
+func nameInFile(path string) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = ""
+		}
+	}()
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > maxDefinitionSize {
+		return ""
+	}
+	var doc struct {
+		Name string `yaml:"name"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Name) > 64 || !toolNameRE.MatchString(doc.Name) {
+		return ""
+	}
+	return doc.Name
 }
 
 // LoadFile loads the custom tool defined in the YAML file at path. Problems

@@ -793,7 +793,7 @@ func TestCustomLoadDir(t *testing.T) {
 		write(t, dir, "myhttpx.yml", "name: httpx\n"+lines)
 		r := NewRegistry()
 		before, _ := r.Lookup("httpx")
-		err := LoadDir(r, dir)
+		err := loadDirBroken(t, r, dir)
 		want := filepath.Join(dir, "myhttpx.yml") + `:1:7: tool name "httpx" clashes with the built-in tool httpx; choose another name`
 		if err == nil || err.Error() != want {
 			t.Errorf("err = %v\nwant %s", err, want)
@@ -802,7 +802,7 @@ func TestCustomLoadDir(t *testing.T) {
 			t.Error("the built-in httpx was replaced")
 		}
 	})
-	t.Run("two files, one name; every file's problems; nothing added", func(t *testing.T) {
+	t.Run("two files, one name; every file's problems; the good tools added", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		write(t, dir, "a.yaml", "name: dup\n"+lines)
@@ -815,7 +815,7 @@ func TestCustomLoadDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := NewRegistry()
-		err := LoadDir(r, dir)
+		err := loadDirBroken(t, r, dir)
 		want := strings.Join([]string{
 			filepath.Join(dir, "b.yaml") + `:1:7: tool "dup" is already defined in ` + filepath.Join(dir, "a.yaml"),
 			filepath.Join(dir, "d.yaml") + `:1:1: missing required key "inputs"`,
@@ -825,8 +825,33 @@ func TestCustomLoadDir(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("err = %v\nwant %s", err, want)
 		}
-		if _, ok := r.Lookup("ok"); ok {
-			t.Error("a tool was added although the directory has errors")
+		for _, name := range []string{"ok", "dup"} {
+			if _, err := r.Get(name); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		var be *BrokenToolError
+		if _, err := r.Get("bad"); !errors.As(err, &be) || be.File != filepath.Join(dir, "d.yaml") {
+			t.Errorf("Get(bad) = %v, want a *BrokenToolError for d.yaml", err)
+		}
+	})
+	t.Run("a file that is not YAML is named by its file", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		write(t, dir, "broken.yaml", "name: [\n")
+		write(t, dir, "fine.yaml", "name: fine\n"+lines)
+		r := NewRegistry()
+		err := loadDirBroken(t, r, dir)
+		want := filepath.Join(dir, "broken.yaml") + ":1: invalid YAML: did not find expected node content"
+		if err == nil || err.Error() != want {
+			t.Errorf("err = %v\nwant %s", err, want)
+		}
+		if _, err := r.Get("fine"); err != nil {
+			t.Error(err)
+		}
+		_, err = r.Get("broken")
+		if want := "tool \"broken\" is disabled: its definition does not load:\n  " + want; err == nil || err.Error() != want {
+			t.Errorf("Get(broken) = %v\nwant %s", err, want)
 		}
 	})
 	t.Run("LoadFile of a missing file", func(t *testing.T) {
@@ -839,7 +864,7 @@ func TestCustomLoadDir(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		write(t, dir, "big.yaml", "name: big\n"+lines+"description: "+strings.Repeat("x", maxDefinitionSize)+"\n")
-		err := LoadDir(NewRegistry(), dir)
+		err := loadDirBroken(t, NewRegistry(), dir)
 		want := filepath.Join(dir, "big.yaml") + ": file is larger than 1048576 bytes"
 		if err == nil || err.Error() != want {
 			t.Errorf("err = %v", err)
@@ -852,6 +877,20 @@ func TestCustomLoadDir(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+// loadDirBroken loads dir into r and returns the problems of its broken
+// tools, joined.
+func loadDirBroken(t *testing.T, r *Registry, dir string) error {
+	t.Helper()
+	if err := LoadDir(r, dir); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	for _, b := range r.Broken() {
+		errs = append(errs, b.Err)
+	}
+	return errors.Join(errs...)
 }
 
 func ExampleParseDefinition() {

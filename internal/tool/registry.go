@@ -2,6 +2,7 @@ package tool
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -10,7 +11,35 @@ import (
 // custom ones, by name.
 type Registry struct {
 	byName map[string]*Definition
+	broken []BrokenTool
 }
+
+// BrokenTool is a custom tool whose definition does not load: it is
+// disabled, and every other tool and command works.
+type BrokenTool struct {
+	// Name is the tool's name as written in the file, or the file's name
+	// without its extension when the file has none.
+	Name string
+	// File is the definition's path.
+	File string
+	// Err holds the file's problems (*DefinitionErrors joined, or the error
+	// reading the file).
+	Err error
+}
+
+// BrokenToolError is returned by Get for a tool whose definition does not
+// load.
+type BrokenToolError struct{ BrokenTool }
+
+func (e *BrokenToolError) Error() string {
+	return fmt.Sprintf("tool %q is disabled: its definition does not load:\n  %s", e.Name, strings.ReplaceAll(e.Err.Error(), "\n", "\n  "))
+}
+
+func (e *BrokenToolError) Unwrap() error { return e.Err }
+
+// Broken returns the custom tools that did not load, in the order their
+// files were read.
+func (r *Registry) Broken() []BrokenTool { return slices.Clone(r.broken) }
 
 // builtins lists the built-in tools; each constructor lives in the tool's own
 // file.
@@ -78,18 +107,29 @@ func (r *Registry) Get(name string) (*Definition, error) {
 	if d, ok := r.byName[name]; ok {
 		return d, nil
 	}
+	for _, b := range r.broken {
+		if b.Name == name {
+			return nil, &BrokenToolError{b}
+		}
+	}
 	return nil, &UnknownToolError{Name: name, Similar: r.Suggest(name)}
 }
 
-// Suggest returns tool names close to name: a shared prefix or an edit
-// distance of at most 2.
+// Suggest returns tool names close to name, broken tools' included: a
+// shared prefix or an edit distance of at most 2.
 func (r *Registry) Suggest(name string) []string {
 	var out []string
 	lname := strings.ToLower(name)
-	for n := range r.byName {
-		if levenshtein(lname, n) <= 2 || (len(lname) >= 3 && strings.HasPrefix(n, lname)) {
+	consider := func(n string) {
+		if (levenshtein(lname, n) <= 2 || (len(lname) >= 3 && strings.HasPrefix(n, lname))) && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
+	}
+	for n := range r.byName {
+		consider(n)
+	}
+	for _, b := range r.broken {
+		consider(b.Name)
 	}
 	sort.Strings(out)
 	return out
